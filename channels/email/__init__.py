@@ -1,0 +1,1 @@
+"""Email: SMTP/LMTP listener, IMAP poller, MIME parser and outbound mail."""

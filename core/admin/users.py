@@ -1,0 +1,76 @@
+"""Agents and administrators: one per email address, each working for some departments."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from core.admin.departments import departments_named
+from core.admin.errors import Conflict, InvalidInput
+from core.admin.names import required_name
+from core.external_ids import normalize
+from core.models import Department, User, user_departments
+from core.models.users import USER_TYPES
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    id: int
+    name: str
+    email: str
+    type: str
+    departments: tuple[str, ...]
+    created_at: datetime
+
+
+def add_user(
+    session: Session,
+    name: str,
+    email: str,
+    type: str = "agent",
+    departments: Sequence[str] = (),
+) -> UserSummary:
+    """Agents are recognised by the From of their mail, so their email is stored the way a
+    client's email id is: the same address written differently still finds them."""
+    if type not in USER_TYPES:
+        raise InvalidInput(f"unknown user type {type!r}; use one of {', '.join(USER_TYPES)}")
+    name = required_name(name, "user")
+    email = normalize("email", email, default_region="")
+    existing = session.scalar(select(User).where(User.email == email))
+    if existing is not None:
+        raise Conflict(
+            f"a user with email {email} already exists (user {existing.id}, {existing.name})"
+        )
+    found = departments_named(session, departments)
+    user = User(name=name, email=email, type=type)
+    session.add(user)
+    session.flush()
+    if found:
+        session.execute(
+            insert(user_departments),
+            [{"user_id": user.id, "department_id": department.id} for department in found],
+        )
+    return UserSummary(
+        user.id, user.name, user.email, user.type, tuple(d.name for d in found), user.created_at
+    )
+
+
+def list_users(session: Session) -> list[UserSummary]:
+    memberships: dict[int, list[str]] = defaultdict(list)
+    for user_id, department in session.execute(
+        select(user_departments.c.user_id, Department.name)
+        .join(Department, Department.id == user_departments.c.department_id)
+        .order_by(Department.name)
+    ):
+        memberships[user_id].append(department)
+    return [
+        UserSummary(
+            user.id, user.name, user.email, user.type, tuple(memberships[user.id]), user.created_at
+        )
+        for user in session.scalars(select(User).order_by(User.id))
+    ]

@@ -1,0 +1,52 @@
+"""The durable intake queue: every raw item as it arrived, until it is processed or parked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import (
+    Base,
+    JsonDocument,
+    created_at_column,
+    one_of,
+    updated_at_column,
+)
+
+INBOUND_STATUSES = ("pending", "done", "ignored", "failed")
+
+
+class InboundItem(Base):
+    __tablename__ = "inbound_items"
+    __table_args__ = (
+        UniqueConstraint("channel", "dedup_key"),
+        one_of("status", INBOUND_STATUSES),
+        Index(None, "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    dedup_key: Mapped[str] = mapped_column(String(255))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime())
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()

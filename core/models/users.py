@@ -1,0 +1,36 @@
+"""Agents and administrators (schema.md ``users``) and their third-party identities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models.base import Base, created_at_column, one_of, updated_at_column
+
+USER_TYPES = ("administrator", "agent")
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (one_of("type", USER_TYPES),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(50), default="agent", server_default="agent")
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+
+class UserOAuthAccount(Base):
+    __tablename__ = "user_oauth_accounts"
+    __table_args__ = (UniqueConstraint("provider", "provider_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(50))
+    provider_user_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = created_at_column()

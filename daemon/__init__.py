@@ -1,0 +1,1 @@
+"""Process wiring: CLI, supervisor, runners, HTTP server."""

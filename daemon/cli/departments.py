@@ -1,0 +1,44 @@
+"""``threadline departments add|list``: where tickets are routed and who works for each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from core.admin.departments import add_department, list_departments
+from daemon.cli.common import config_option, load, transaction
+from daemon.cli.output import emit_json, emit_table, format_option
+
+
+@click.group("departments")
+def departments() -> None:
+    """Departments (Sales, Technical Support, ...)."""
+
+
+@departments.command("add")
+@click.argument("name")
+@click.option("--description", default=None, help="What the department handles.")
+@config_option
+def departments_add(name: str, description: str | None, config_path: Path | None) -> None:
+    """Add a department NAME (names are unique)."""
+    with transaction(load(config_path)) as session:
+        department = add_department(session, name, description)
+    click.echo(f"added department {department.id}: {department.name}")
+
+
+@departments.command("list")
+@format_option
+@config_option
+def departments_list(output_format: str, config_path: Path | None) -> None:
+    """List departments with how many agents work for each."""
+    with transaction(load(config_path)) as session:
+        found = list_departments(session)
+    if output_format == "json":
+        emit_json(found)
+        return
+    emit_table(
+        ["ID", "NAME", "AGENTS", "DESCRIPTION"],
+        ([d.id, d.name, d.agent_count, d.description] for d in found),
+        empty="no departments yet: add one with `threadline departments add NAME`",
+    )

@@ -1,0 +1,118 @@
+"""``threadline tickets list|show``: reading tickets without a help-desk front end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from core.admin.tickets import MessageView, TicketDetail, list_tickets, show_ticket
+from core.models.tickets import TICKET_STATUSES
+from daemon.cli.common import config_option, load, transaction
+from daemon.cli.output import (
+    cell_text,
+    emit_json,
+    emit_table,
+    format_option,
+    safe_text,
+    timestamp,
+)
+
+
+@click.group("tickets")
+def tickets() -> None:
+    """Tickets and their conversations."""
+
+
+@tickets.command("list")
+@click.option("--status", type=click.Choice(TICKET_STATUSES), help="Only tickets in this status.")
+@click.option("--client", "client_id", type=int, metavar="ID", help="Only this client's tickets.")
+@click.option("--department", metavar="NAME", help="Only this department's tickets.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many."
+)
+@format_option
+@config_option
+def tickets_list(
+    status: str | None,
+    client_id: int | None,
+    department: str | None,
+    limit: int,
+    output_format: str,
+    config_path: Path | None,
+) -> None:
+    """List tickets, newest first."""
+    with transaction(load(config_path)) as session:
+        found = list_tickets(session, status, client_id, department, limit)
+    if output_format == "json":
+        emit_json(found)
+        return
+    emit_table(
+        ["ID", "STATUS", "PRIORITY", "CLIENT", "DEPARTMENT", "UPDATED", "TITLE"],
+        (
+            [
+                t.id,
+                t.status,
+                t.priority,
+                t.client.name,
+                t.department.name if t.department else None,
+                t.updated_at,
+                t.title,
+            ]
+            for t in found
+        ),
+        empty="no tickets match",
+    )
+
+
+@tickets.command("show")
+@click.argument("ticket_id", type=int)
+@format_option
+@config_option
+def tickets_show(ticket_id: int, output_format: str, config_path: Path | None) -> None:
+    """Show ticket TICKET_ID with its messages in order; internal notes are marked."""
+    with transaction(load(config_path)) as session:
+        ticket = show_ticket(session, ticket_id)
+    if output_format == "json":
+        emit_json(ticket)
+        return
+    _print_ticket(ticket)
+
+
+def _print_ticket(ticket: TicketDetail) -> None:
+    fields = [
+        ("Ticket", f"#{ticket.id} {ticket.title}"),
+        ("Status", ticket.status),
+        ("Priority", ticket.priority),
+        ("Client", f"{ticket.client.name} (client {ticket.client.id})"),
+        ("Department", ticket.department.name if ticket.department else None),
+        ("Assignees", ", ".join(user.name for user in ticket.assignees) or None),
+        ("Tags", ", ".join(ticket.tags) or None),
+        ("Created", ticket.created_at),
+        ("Updated", ticket.updated_at),
+        ("Closed", ticket.closed_at),
+    ]
+    if ticket.custom_fields:
+        fields.append(("Fields", json.dumps(ticket.custom_fields, ensure_ascii=False)))
+    width = max(len(label) for label, _ in fields)
+    for label, value in fields:
+        click.echo(f"{label.ljust(width)}  {cell_text(value)}")
+    if not ticket.messages:
+        click.echo("\n(no messages)")
+    for message in ticket.messages:
+        click.echo(f"\n{_message_heading(message)}")
+        for line in message.body.splitlines() or [""]:
+            click.echo(f"    {safe_text(line)}".rstrip())
+
+
+def _message_heading(message: MessageView) -> str:
+    author = message.author_kind
+    if message.author is not None:
+        author += f" {message.author.name}"
+    parts = [f"--- message {message.id}", timestamp(message.created_at), cell_text(author)]
+    if message.channel:
+        parts.append(f"via {message.channel}")
+    if message.is_internal:
+        parts.append("[internal note]")
+    return "  ".join(parts)

@@ -1,0 +1,139 @@
+"""The loop every background worker shares, after GNU Mailman's ``core/runner.py``.
+
+The processor, the dispatcher and each IMAP poller differ only in what one iteration does; the
+waiting, waking, failing and stopping live here once, so they behave the same everywhere and
+/healthz can report all of them alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import structlog
+
+from daemon.component import State, describe_error
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long a runner waits after a failed iteration before it tries again."""
+
+    initial: float = 1.0
+    maximum: float = 300.0
+    factor: float = 2.0
+
+    def delay(self, failures: int, rng: random.Random) -> float:
+        """Equal jitter: half of each exponential step is fixed so the wait still grows, half is
+        random so runners (or instances) failing on the same outage do not retry in lockstep."""
+        step = min(self.maximum, self.initial * self.factor ** (failures - 1))
+        return step / 2 + rng.uniform(0, step / 2)
+
+
+DEFAULT_BACKOFF = Backoff()
+
+
+class Runner(ABC):
+    """A worker loop: ``run_once`` until stopped, sleeping when idle, backing off when failing.
+
+    Subclasses implement :meth:`run_once`, which runs on the event loop: any blocking work in it
+    (SQLAlchemy sessions, imapclient, smtplib) must go through ``await asyncio.to_thread(...)``,
+    or it would stall the other runners, the HTTP server and the systemd watchdog pings.
+
+    :meth:`stop` lets the current iteration finish, so in-flight work completes; the supervisor
+    bounds that wait and cancels the task when the shutdown timeout expires.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        interval: float = 5.0,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._name = name
+        self.interval = interval
+        """Seconds to sleep after an iteration found nothing to do, unless woken earlier."""
+        self.backoff = backoff
+        self._rng = rng or random.Random()
+        self._state = State.STARTING
+        self._last_error: str | None = None
+        self._failures = 0
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._log = structlog.get_logger(__name__, component=name)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def last_error(self) -> str | None:
+        """The latest failure, kept until an iteration succeeds, for /healthz."""
+        return self._last_error
+
+    @abstractmethod
+    async def run_once(self) -> bool:
+        """Do one batch of work; True if there was any (the loop goes again at once)."""
+
+    def wake(self) -> None:
+        """New work arrived: end an idle sleep now rather than at the next interval."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Ask the loop to end after the iteration in progress, if any."""
+        self._stopping = True
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        self._log.debug("runner started")
+        try:
+            while not self._stopping:
+                await self._one_iteration()
+        finally:
+            self._state = State.STOPPED
+            self._log.debug("runner stopped")
+
+    async def _one_iteration(self) -> None:
+        # Cleared before the work, so a wake() that arrives while it runs is not lost.
+        self._wake.clear()
+        if self._state is not State.FAILING:
+            self._state = State.BUSY
+        try:
+            did_work = await self.run_once()
+        except Exception as error:
+            await self._fail(error)
+            return
+        self._failures = 0
+        self._last_error = None
+        if did_work:
+            self._state = State.BUSY
+            return
+        self._state = State.IDLE
+        await _wait(self._wake, self.interval)
+
+    async def _fail(self, error: Exception) -> None:
+        self._failures += 1
+        self._state = State.FAILING
+        self._last_error = describe_error(error)
+        delay = self.backoff.delay(self._failures, self._rng)
+        self._log.exception(
+            "runner iteration failed", failures=self._failures, retry_in=round(delay, 3)
+        )
+        # Only stop() shortens a backoff: wake-ups from new work must not turn it into a hot loop.
+        await _wait(self._stop, delay)
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)

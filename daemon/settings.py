@@ -1,0 +1,37 @@
+"""The whole configuration: one section per TOML table, each with its embedded default."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from channels.email.settings import SmtpSettings
+from core.config_types import Listen, ListenAddress
+from core.settings import DatabaseSettings, IdentitySettings, Section
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class HttpSettings(Section):
+    listen: Listen = ListenAddress("127.0.0.1", 8080)
+
+
+class LoggingSettings(Section):
+    level: LogLevel = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+    """``auto``: console lines on a terminal, JSON lines otherwise (journald)."""
+
+
+class DaemonSettings(Section):
+    shutdown_timeout: float = Field(default=10.0, gt=0, le=3600)
+    """Seconds that SIGTERM waits for in-flight work before the process exits anyway."""
+
+
+class Settings(Section):
+    database: DatabaseSettings = DatabaseSettings()
+    http: HttpSettings = HttpSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    identity: IdentitySettings = IdentitySettings()
+    logging: LoggingSettings = LoggingSettings()
+    daemon: DaemonSettings = DaemonSettings()
