@@ -54,3 +54,50 @@ class IdentitySettings(Section):
     unknown_sender: Literal["create", "park"] = "create"
     """``create`` a client for a sender no external id names; ``park`` their messages as failed
     for an operator to look at."""
+
+
+class IntakeSettings(Section):
+    batch_size: int = Field(default=200, ge=1, le=5000)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    """Tries of an item that keeps failing before it is parked ``failed``."""
+    retry_initial: float = Field(default=30.0, gt=0)
+    retry_maximum: float = Field(default=3600.0, gt=0)
+    lease: float = Field(default=300.0, gt=0)
+    """Seconds a claimed item stays with its worker; a crashed worker's items return after it."""
+    sweep_interval: float = Field(default=5.0, gt=0)
+
+
+class ThreadingSettings(Section):
+    token_secret: Annotated[str, Secret()] = ""
+    """HMAC key of reply tokens. Empty: a random key is made once and kept in the database."""
+    reopen_window_days: float = Field(default=14.0, ge=0)
+    """A reply to a ticket closed less than this long ago reopens it; later, a new ticket."""
+
+
+class TicketSettings(Section):
+    acknowledge_new_tickets: bool = False
+    """Send the client an automatic acknowledgement when their message opens a ticket."""
+    sender_rate_limit: int = Field(default=20, ge=1)
+    """Messages per sender per hour that may trigger anything outbound (storm protection)."""
+
+
+class RouteRule(Section):
+    match: str = Field(min_length=1)
+    """A receiving address, mailbox, chat channel or number; ``*`` wildcards allowed."""
+    department: str = Field(min_length=1)
+
+
+class RoutingSettings(Section):
+    rules: list[RouteRule] = Field(default_factory=list)
+    """First match wins."""
+    default_department: str = ""
+    assignment: Literal["none", "round_robin", "least_loaded"] = "none"
+
+
+class DispatchSettings(Section):
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    retry_initial: float = Field(default=30.0, gt=0)
+    retry_maximum: float = Field(default=3600.0, gt=0)
+    lease: float = Field(default=120.0, gt=0)
+    sweep_interval: float = Field(default=5.0, gt=0)

@@ -11,27 +11,11 @@ import asyncio
 import contextlib
 import random
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
 import structlog
 
+from core.backoff import Backoff
 from daemon.component import State, describe_error
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """How long a runner waits after a failed iteration before it tries again."""
-
-    initial: float = 1.0
-    maximum: float = 300.0
-    factor: float = 2.0
-
-    def delay(self, failures: int, rng: random.Random) -> float:
-        """Equal jitter: half of each exponential step is fixed so the wait still grows, half is
-        random so runners (or instances) failing on the same outage do not retry in lockstep."""
-        step = min(self.maximum, self.initial * self.factor ** (failures - 1))
-        return step / 2 + rng.uniform(0, step / 2)
-
 
 DEFAULT_BACKOFF = Backoff()
 

@@ -8,7 +8,16 @@ from pydantic import Field
 
 from channels.email.settings import SmtpSettings
 from core.config_types import Listen, ListenAddress
-from core.settings import DatabaseSettings, IdentitySettings, Section
+from core.settings import (
+    DatabaseSettings,
+    DispatchSettings,
+    IdentitySettings,
+    IntakeSettings,
+    RoutingSettings,
+    Section,
+    ThreadingSettings,
+    TicketSettings,
+)
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -33,5 +42,10 @@ class Settings(Section):
     http: HttpSettings = HttpSettings()
     smtp: SmtpSettings = SmtpSettings()
     identity: IdentitySettings = IdentitySettings()
+    threading: ThreadingSettings = ThreadingSettings()
+    tickets: TicketSettings = TicketSettings()
+    routing: RoutingSettings = RoutingSettings()
+    intake: IntakeSettings = IntakeSettings()
+    dispatch: DispatchSettings = DispatchSettings()
     logging: LoggingSettings = LoggingSettings()
     daemon: DaemonSettings = DaemonSettings()

@@ -4,6 +4,7 @@ from core.models.base import Base
 from core.models.clients import Client, ClientExternalId
 from core.models.departments import Department, user_departments
 from core.models.inbound import InboundItem
+from core.models.keys import DaemonKey
 from core.models.mail_state import MailboxState, Suppression
 from core.models.messages import Attachment, Blob, Message, MessageRef
 from core.models.notifications import Notification
@@ -17,6 +18,7 @@ __all__ = [
     "Blob",
     "Client",
     "ClientExternalId",
+    "DaemonKey",
     "Department",
     "InboundItem",
     "MailboxState",

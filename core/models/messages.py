@@ -29,6 +29,7 @@ class Message(Base):
             name="author",
         ),
         Index(None, "ticket_id", "id"),
+        Index(None, "client_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

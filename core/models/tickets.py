@@ -12,8 +12,9 @@ from core.models.base import (
     Base,
     JsonDocument,
     created_at_column,
+    now_utc,
     one_of,
-    updated_at_column,
+    utcnow,
 )
 
 TICKET_STATUSES = ("open", "waiting_for_user", "waiting_for_agent", "closed", "unresolved")
@@ -36,7 +37,11 @@ class Ticket(Base):
     priority: Mapped[str] = mapped_column(String(50), default="medium", server_default="medium")
     custom_fields: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = updated_at_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(), nullable=False, default=now_utc, server_default=utcnow()
+    )
+    """Set by every rule that changes a ticket, with the clock it was given (no ``onupdate``:
+    a flush must not replace the time of the change with the time of the flush)."""
     closed_at: Mapped[datetime | None] = mapped_column(DateTime())
 
 

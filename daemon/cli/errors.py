@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from core.admin.errors import AdminError
 from core.external_ids import InvalidExternalId
+from daemon.supervisor import StartupError
 
 
 def one_line(error: BaseException) -> str:
@@ -32,14 +33,15 @@ def explain(error: BaseException) -> str:
 
 class ThreadlineGroup(click.Group):
     """Lets no traceback reach the operator: core's refusals (unknown id, duplicate, invalid
-    external id) and database or file failures become ``Error: <one line>``."""
+    external id), a daemon that cannot start, and database or file failures become
+    ``Error: <one line>``."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except (AdminError, InvalidExternalId) as error:
+        except (AdminError, InvalidExternalId, StartupError) as error:
             raise click.ClickException(str(error)) from None
         except (SQLAlchemyError, OSError) as error:
             raise click.ClickException(explain(error)) from None

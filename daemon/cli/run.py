@@ -12,10 +12,8 @@ import click
 import structlog
 
 from daemon.cli.common import config_option, load
-from daemon.supervisor import RunnerFactory, StartupError, Supervisor
-
-RUNNERS: tuple[RunnerFactory, ...] = ()
-"""The background runners ``threadline run`` starts (the processor and dispatcher join here)."""
+from daemon.supervisor import Supervisor
+from daemon.wiring import build_runners
 
 EXIT_GRACE_S = 5.0
 """After the drain, how long worker threads still blocked in I/O may delay the exit."""
@@ -25,11 +23,8 @@ EXIT_GRACE_S = 5.0
 @config_option
 def run(config_path: Path | None) -> None:
     """Run the daemon until SIGTERM or SIGINT; SIGHUP reloads the log level."""
-    supervisor = Supervisor(load(config_path), config_path, RUNNERS)
-    try:
-        asyncio.run(_supervise(supervisor))
-    except StartupError as error:
-        raise click.ClickException(str(error)) from None
+    supervisor = Supervisor(load(config_path), config_path, build_runners())
+    asyncio.run(_supervise(supervisor))
 
 
 async def _supervise(supervisor: Supervisor) -> None:

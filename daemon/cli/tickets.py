@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from core.admin.tickets import MessageView, TicketDetail, list_tickets, show_ticket
+from core.db import session_factory
+from core.export import export_tickets
 from core.models.tickets import TICKET_STATUSES
-from daemon.cli.common import config_option, load, transaction
+from daemon.cli.common import config_option, database, load, transaction
 from daemon.cli.output import (
     cell_text,
     emit_json,
@@ -116,3 +119,18 @@ def _message_heading(message: MessageView) -> str:
     if message.is_internal:
         parts.append("[internal note]")
     return "  ".join(parts)
+
+
+@tickets.command("export")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
+    help="Only tickets changed at or after this UTC time (incremental backups).",
+)
+@config_option
+def tickets_export(since: datetime | None, config_path: Path | None) -> None:
+    """Every ticket as one JSON line, with client, assignees, tags and messages (streams)."""
+    settings = load(config_path)
+    with database(settings) as engine, session_factory(engine)() as session:
+        for document in export_tickets(session, since):
+            click.echo(json.dumps(document, ensure_ascii=False))

@@ -12,11 +12,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
+from core.backoff import Backoff
 from core.config_types import ListenAddress
 from core.db import make_engine
 from daemon.component import Component, State
 from daemon.http_server import HttpServer, make_app
-from daemon.runner import Backoff, Runner
+from daemon.runner import Runner
 from tests.daemon.conftest import free_port
 
 PASSWORD = "Hunter2-do-not-show"

@@ -8,8 +8,9 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
+from core.backoff import Backoff
 from daemon.component import State
-from daemon.runner import DEFAULT_BACKOFF, Backoff, Runner
+from daemon.runner import DEFAULT_BACKOFF, Runner
 
 WAIT_S = 5.0
 Step = Callable[[], Awaitable[bool]]

@@ -1,0 +1,229 @@
+"""Sending the outbox: claim due rows, send each through its channel, record what happened.
+
+No database transaction is ever open across a send: a send is slow network I/O, and a
+transaction held over it would pin a connection and (on SQLite) the write lock for its whole
+length. So a batch is three steps: a short transaction that leases due rows to this worker, the
+sends, and one short transaction per row that records its outcome if the lease is still ours.
+
+Delivery is at least once: a worker that dies between a send and its record leaves the row
+leased, and it is sent again when the lease expires. Senders get the row's stable idempotency
+key to make that resend harmless where the provider allows.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.backoff import Backoff
+from core.db import upsert_insert
+from core.models import MessageRef, OutboxItem
+from core.models.base import now_utc
+from core.senders import (
+    OutboxView,
+    PermanentSendError,
+    SenderRegistry,
+    SendResult,
+    TransientSendError,
+)
+from core.settings import DispatchSettings
+
+Clock = Callable[[], datetime]
+"""Naive UTC, like every timestamp column."""
+
+MAX_ERROR = 1000
+
+_log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: str
+    permanent: bool
+    retry_after: float | None = None
+
+
+def default_worker_id() -> str:
+    """Unique per process and dispatcher, and readable in ``outbox show`` while a row is leased."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        senders: SenderRegistry,
+        settings: DispatchSettings,
+        clock: Clock = now_utc,
+        worker_id: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._senders = senders
+        self._settings = settings
+        self._clock = clock
+        self.worker_id = worker_id or default_worker_id()
+        self._rng = rng or random.Random()
+        self._backoff = Backoff(settings.retry_initial, settings.retry_maximum)
+
+    def run_batch(self) -> int:
+        """Claim and handle one batch; the number of rows claimed (0: nothing was due)."""
+        rows, lease_ends = self._claim()
+        for row in rows:
+            # A row sent after its lease ran out may be sent by another worker too.
+            if self._clock() >= lease_ends:
+                break
+            outcome = self._send(row)
+            self._record(row, outcome)
+        return len(rows)
+
+    def _claim(self) -> tuple[list[OutboxView], datetime]:
+        now = self._clock()
+        lease_ends = now + timedelta(seconds=self._settings.lease)
+        due = (
+            select(OutboxItem.id)
+            .where(
+                OutboxItem.status == "pending",
+                or_(OutboxItem.next_attempt_at.is_(None), OutboxItem.next_attempt_at <= now),
+                or_(OutboxItem.lease_expires_at.is_(None), OutboxItem.lease_expires_at <= now),
+            )
+            .order_by(OutboxItem.id)
+            .limit(self._settings.batch_size)
+            # PostgreSQL: concurrent workers skip each other's rows instead of waiting on them.
+            # SQLite renders no FOR UPDATE; BEGIN IMMEDIATE already serializes the claim.
+            .with_for_update(skip_locked=True)
+        )
+        with self._sessions.begin() as session:
+            ids = session.scalars(due).all()
+            if not ids:
+                return [], lease_ends
+            claimed = session.scalars(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(ids))
+                .values(lease_owner=self.worker_id, lease_expires_at=lease_ends)
+                .returning(OutboxItem),
+                execution_options={"synchronize_session": False},
+            ).all()
+            views = sorted((_view(item) for item in claimed), key=lambda view: view.id)
+        return views, lease_ends
+
+    def _send(self, row: OutboxView) -> SendResult | _Failure:
+        sender = self._senders.get(row.channel)
+        if sender is None:
+            return _Failure(
+                f"no sender is registered for channel {row.channel!r}: configure the channel, "
+                f"then run `threadline outbox retry {row.id}`",
+                permanent=True,
+            )
+        try:
+            return sender.send(row)
+        except PermanentSendError as error:
+            return _Failure(_one_line(error), permanent=True)
+        except TransientSendError as error:
+            return _Failure(_one_line(error), permanent=False, retry_after=error.retry_after)
+        except Exception as error:
+            return _Failure(f"{type(error).__name__}: {_one_line(error)}", permanent=False)
+
+    def _record(self, row: OutboxView, outcome: SendResult | _Failure) -> None:
+        now = self._clock()
+        attempts = row.attempts + 1
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        if isinstance(outcome, SendResult):
+            values |= {
+                "status": "sent",
+                "delivery_status": outcome.delivery_status,
+                "provider_id": outcome.provider_id,
+                "sent_at": now,
+                "next_attempt_at": None,
+                "last_error": None,
+            }
+        elif outcome.permanent or attempts >= self._settings.max_attempts:
+            values |= {"status": "dead", "next_attempt_at": None, "last_error": outcome.error}
+        else:
+            delay = max(outcome.retry_after or 0.0, self._backoff.delay(attempts, self._rng))
+            values |= {
+                "next_attempt_at": now + timedelta(seconds=delay),
+                "last_error": outcome.error,
+            }
+        with self._sessions.begin() as session:
+            marked = session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.id == row.id,
+                    OutboxItem.status == "pending",
+                    OutboxItem.lease_owner == self.worker_id,
+                )
+                .values(**values),
+                execution_options={"synchronize_session": False},
+            ).rowcount
+            if isinstance(outcome, SendResult):
+                # Recorded even if the lease was lost: the message did go out, and a reply to it
+                # must still find its ticket.
+                _add_ref(session, row, outcome.provider_id)
+        self._log_outcome(row, values, bool(marked))
+
+    def _log_outcome(self, row: OutboxView, values: dict[str, Any], marked: bool) -> None:
+        if not marked:
+            _log.warning(
+                "outbox row lost its lease during the send; another worker owns it now",
+                outbox_id=row.id,
+                error=values["last_error"],
+            )
+        elif values.get("status") == "dead":
+            _log.warning(
+                "outbox row is dead; `threadline outbox retry` sends it again",
+                outbox_id=row.id,
+                channel=row.channel,
+                attempts=values["attempts"],
+                error=values["last_error"],
+            )
+
+
+def _add_ref(session: Session, row: OutboxView, provider_id: str | None) -> None:
+    if provider_id is None or row.ticket_id is None:
+        return
+    insert = upsert_insert(session)
+    session.execute(
+        insert(MessageRef)
+        .values(
+            channel=row.channel,
+            external_id=provider_id,
+            ticket_id=row.ticket_id,
+            message_id=row.message_id,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    )
+
+
+def _view(item: OutboxItem) -> OutboxView:
+    return OutboxView(
+        id=item.id,
+        channel=item.channel,
+        kind=item.kind,
+        recipient=item.recipient,
+        payload=dict(item.payload),
+        ticket_id=item.ticket_id,
+        message_id=item.message_id,
+        attempts=item.attempts,
+        idempotency_key=item.idempotency_key,
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    """The first line, bounded: ``outbox list`` shows it in a column."""
+    lines = str(error).strip().splitlines()
+    return (lines[0] if lines else type(error).__name__)[:MAX_ERROR]

@@ -1,0 +1,96 @@
+"""The normalized message every channel parser produces and every core rule reads.
+
+Core never sees a MIME tree, a Slack event or a Twilio form: only this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import ConfigDict
+
+
+class Classification(StrEnum):
+    """What screening needs to know about where a message came from."""
+
+    PERSONAL = "personal"
+    AUTO_REPLY = "auto_reply"
+    """Out-of-office, vacation and other automatic answers (RFC 3834 and its cousins)."""
+    BOUNCE = "bounce"
+    BULK = "bulk"
+    """Mailing-list or bulk mail."""
+    LOOP = "loop"
+    """Carries our own loop header: something of ours came back."""
+
+    @property
+    def is_automatic(self) -> bool:
+        return self is not Classification.PERSONAL
+
+
+@dataclass(frozen=True)
+class SenderIdentity:
+    type: str
+    """``email``, ``phone``, ``whatsapp`` or ``slack``: a ``client_external_ids.type``."""
+    value: str
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundAttachment:
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(
+        ser_json_bytes="base64", val_json_bytes="base64"
+    )
+    """Content travels as base64 where a message is written as JSON (the ``normalized``
+    channel)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+    content_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ThreadHints:
+    """Everything threading may use; a channel fills what it has."""
+
+    own_id: str | None = None
+    """The message's own external id (Message-ID, Slack ``channel:ts``, Twilio SID)."""
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    reply_token: str | None = None
+    subject_tag: int | None = None
+    chat_thread: str | None = None
+    """Slack ``channel:thread_ts``: the conversation a chat message belongs to."""
+    threadless: bool = False
+    """The channel has no threads at all (WhatsApp): a message continues the sender's latest
+    ticket."""
+
+    @property
+    def referenced(self) -> tuple[str, ...]:
+        """Every other message this one names, nearest first, without repeats."""
+        return tuple(dict.fromkeys((*self.in_reply_to, *reversed(self.references))))
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str
+    sender: SenderIdentity
+    subject: str = ""
+    reply_text: str = ""
+    """What the sender wrote this time, quotes and signatures removed."""
+    full_text: str = ""
+    html: str | None = None
+    recipients: tuple[str, ...] = ()
+    attachments: tuple[InboundAttachment, ...] = ()
+    hints: ThreadHints = field(default_factory=ThreadHints)
+    classification: Classification = Classification.PERSONAL
+    sent_at: datetime | None = None
+    receiving_address: str | None = None
+    """Where it arrived (mailbox address, Slack channel, WhatsApp number): routing reads it."""
+
+    @property
+    def body(self) -> str:
+        return self.reply_text or self.full_text

@@ -1,0 +1,94 @@
+"""Enqueueing what must leave, in the transaction of the change that caused it.
+
+Writing the outbox row with the message that caused it (the transactional outbox) means a reply is
+queued if and only if it was stored: a crash can lose neither half. The dispatcher sends it later,
+outside that transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from core.models import OutboxItem
+
+Kind = Literal["reply", "notification", "acknowledgement"]
+KINDS: tuple[Kind, ...] = ("reply", "notification", "acknowledgement")
+MAX_IDEMPOTENCY_KEY = 255
+
+# Built once per dialect: constructing statements costs more than running them.
+_INSERT = {
+    name: insert(OutboxItem)
+    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    .returning(OutboxItem.id)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send. ``payload`` is the channel's business (subject, body, headers...).
+
+    ``idempotency_key`` must be the same every time the same cause is handled again, e.g.
+    ``f"reply:{message_id}:{recipient}"`` or ``f"notify:{message_id}:{user_id}"``: an inbound item
+    processed twice (a retry after a crash) then queues its replies once. Never put a clock or a
+    random value in it.
+    """
+
+    channel: str
+    kind: Kind
+    recipient: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    ticket_id: int | None = None
+    message_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown outbox kind {self.kind!r}; use one of {', '.join(KINDS)}")
+        if not self.idempotency_key:
+            raise ValueError("an outgoing message needs an idempotency key")
+
+
+def enqueue(session: Session, outgoing: Outgoing) -> int | None:
+    """Add the row to the caller's transaction; commits nothing.
+
+    Returns the new row's id, or None when a row with the same idempotency key exists already
+    (the cause was handled before), so the caller's retry stays harmless on either database.
+    """
+    ids = enqueue_all(session, [outgoing])
+    return ids[0] if ids else None
+
+
+def enqueue_all(session: Session, outgoing: Sequence[Outgoing]) -> list[int]:
+    """Several rows in one statement; answers the ids of those that were new."""
+    if not outgoing:
+        return []
+    connection = session.connection()
+    rows = [
+        {
+            "idempotency_key": _column_key(item.idempotency_key),
+            "channel": item.channel,
+            "kind": item.kind,
+            "recipient": item.recipient,
+            "ticket_id": item.ticket_id,
+            "message_id": item.message_id,
+            "payload": item.payload,
+        }
+        for item in outgoing
+    ]
+    return list(connection.execute(_INSERT[connection.dialect.name], rows).scalars())
+
+
+def _column_key(key: str) -> str:
+    """Keys longer than the column (a long recipient can make them so) become their digest,
+    which is as stable as the key itself."""
+    if len(key) <= MAX_IDEMPOTENCY_KEY:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()

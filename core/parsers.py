@@ -1,0 +1,42 @@
+"""Which parser turns a channel's raw bytes into the normalized message.
+
+Channels register here at process start; core looks parsers up by the channel name stored with
+each inbound item, and so never imports a channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from core.normalized import Inbound
+
+Parser = Callable[[bytes, Mapping[str, Any]], Inbound]
+"""``(raw, meta) -> Inbound``; raises on input it cannot read at all."""
+
+
+class UnknownChannel(LookupError):
+    pass
+
+
+class ParserRegistry:
+    def __init__(self) -> None:
+        self._parsers: dict[str, Parser] = {}
+
+    def register(self, channel: str, parser: Parser) -> None:
+        if channel in self._parsers:
+            raise ValueError(f"a parser for channel {channel!r} is already registered")
+        self._parsers[channel] = parser
+
+    def parse(self, channel: str, raw: bytes, meta: Mapping[str, Any]) -> Inbound:
+        try:
+            parser = self._parsers[channel]
+        except KeyError:
+            raise UnknownChannel(
+                f"no parser for channel {channel!r} (known: {', '.join(sorted(self._parsers))})"
+            ) from None
+        return parser(raw, meta)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(sorted(self._parsers))

@@ -1,0 +1,285 @@
+"""Process: turn due inbound items into stored messages, one batch transaction at a time.
+
+A batch is claimed in a short transaction of its own (a lease: on PostgreSQL ``FOR UPDATE SKIP
+LOCKED``, so several processes share the queue; a crashed worker's items return when its lease
+expires), then handled in one transaction where a failing item is isolated in a SAVEPOINT: a
+poison item is rolled back alone, its failure recorded, and the rest of the batch still commits.
+Claiming and recording are a few set-based statements per batch, whatever its size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import Text, bindparam, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.backoff import Backoff
+from core.models import InboundItem
+from core.models.base import now_utc
+from core.outcome import Outcome, Park
+from core.settings import IntakeSettings
+
+Handler = Callable[[Session, InboundItem], Outcome]
+"""Handles one item in the batch transaction and says how it ended; raises :class:`Park` when
+retrying cannot help, anything else for a failure worth retrying. The processor alone writes the
+item's row. A batch in which an item failed is rolled back and run again, so a handler may run
+twice for one attempt: it must keep nothing of a run outside the transaction (no cache of rows
+it has not seen committed)."""
+
+Clock = Callable[[], datetime]
+"""Naive UTC, like every timestamp column."""
+
+MAX_ERROR_CHARS = 500
+
+_items = InboundItem.__table__
+_log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Tally:
+    done: int = 0
+    ignored: int = 0
+    retrying: int = 0
+    failed: int = 0
+    """Parked: attempts exhausted, or :class:`Park` raised."""
+
+    @property
+    def total(self) -> int:
+        return self.done + self.ignored + self.retrying + self.failed
+
+    def add(self, other: Tally) -> None:
+        self.done += other.done
+        self.ignored += other.ignored
+        self.retrying += other.retrying
+        self.failed += other.failed
+
+
+class _ItemFailed(Exception):
+    """Ends a batch run without savepoints, to run it again with them."""
+
+
+class Processor:
+    """Runs one batch at a time: a second batch of the same instance in parallel could take
+    back the first one's items, which this worker id still holds."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        handler: Handler,
+        settings: IntakeSettings,
+        clock: Clock = now_utc,
+        worker_id: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._handler = handler
+        self._settings = settings
+        self._clock = clock
+        self.worker_id = worker_id or _new_worker_id()
+        self._rng = rng or random.Random()
+        self._backoff = Backoff(settings.retry_initial, settings.retry_maximum)
+
+    def run_batch(self) -> int:
+        """Claim and handle one batch; the number of items handled (0: nothing was due)."""
+        return self.process(self.claim()).total
+
+    def run_until_idle(self) -> Tally:
+        """Batches until none is due. Items that fail again wait for their backoff, so this
+        ends even when every item keeps failing."""
+        tally = Tally()
+        while (batch := self.process(self.claim())).total:
+            tally.add(batch)
+        return tally
+
+    def claim(self) -> list[int]:
+        """Lease up to ``batch_size`` due items to this worker and commit, so the lease outlives
+        a crash of the batch transaction. Items still leased to this worker (a batch whose
+        transaction failed) are due again at once."""
+        now = self._clock()
+        due = (
+            select(InboundItem.id)
+            .where(
+                InboundItem.status == "pending",
+                or_(InboundItem.next_attempt_at.is_(None), InboundItem.next_attempt_at <= now),
+                or_(
+                    InboundItem.lease_expires_at.is_(None),
+                    InboundItem.lease_expires_at <= now,
+                    InboundItem.lease_owner == self.worker_id,
+                ),
+            )
+            # The (status, next_attempt_at) index's own order, so a batch is read off the index
+            # instead of sorting the whole queue: retries in the order they fell due, and items
+            # never tried (NULL; before the retries on SQLite, after them on PostgreSQL) in the
+            # order they arrived (on PostgreSQL, nearly: the index keeps them in table order).
+            .order_by(InboundItem.next_attempt_at)
+            .limit(self._settings.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        lease = (
+            update(_items)
+            .where(_items.c.id.in_(due.scalar_subquery()))
+            .values(
+                lease_owner=self.worker_id,
+                lease_expires_at=now + timedelta(seconds=self._settings.lease),
+                updated_at=now,
+            )
+            .returning(_items.c.id)
+        )
+        with self._sessions.begin() as session:
+            return sorted(session.scalars(lease))
+
+    def process(self, claimed: list[int]) -> Tally:
+        """Handle the claimed items still leased to this worker in one transaction. The rows
+        stay locked until it commits, so a worker that finds this lease expired meanwhile skips
+        them in its claim instead of handling them twice.
+
+        A SAVEPOINT and its RELEASE per item cost about as much as the rest of the processor,
+        and items rarely fail: so the batch first runs without them, and only when an item
+        fails is it rolled back whole and run again with each item in its own SAVEPOINT."""
+        if not claimed:
+            return Tally()
+        try:
+            return self._process(claimed, isolated=False)
+        except _ItemFailed:
+            _log.debug("an inbound item failed, running its batch again item by item")
+            return self._process(claimed, isolated=True)
+
+    def _process(self, claimed: list[int], isolated: bool) -> Tally:
+        tally = Tally()
+        with self._sessions.begin() as session:
+            items = session.scalars(
+                select(InboundItem)
+                .where(
+                    InboundItem.id.in_(claimed),
+                    InboundItem.lease_owner == self.worker_id,
+                    InboundItem.status == "pending",
+                )
+                .order_by(InboundItem.id)
+                # Waits rather than skips: another worker's claim may hold one of these rows
+                # for an instant (locked before it saw the lease), and skipping would leave the
+                # item behind until this lease expires.
+                .with_for_update()
+            ).all()
+            handled: list[dict[str, object]] = []
+            failed: list[dict[str, object]] = []
+            for item in items:
+                item_id, channel, attempts = item.id, item.channel, item.attempts
+                try:
+                    with session.begin_nested() if isolated else contextlib.nullcontext():
+                        outcome = self._handler(session, item)
+                        # Here, so a write the handler left unflushed fails as this item's.
+                        session.flush()
+                except Exception as error:
+                    if not isolated:
+                        raise _ItemFailed from error
+                    failed.append(self._failure(item_id, channel, attempts + 1, error, tally))
+                else:
+                    handled.append(_handled(item_id, outcome, tally))
+            self._record(session, handled, failed)
+        return tally
+
+    def _failure(
+        self, item_id: int, channel: str, attempts: int, error: Exception, tally: Tally
+    ) -> dict[str, object]:
+        description = _describe(error)
+        parked = isinstance(error, Park) or attempts >= self._settings.max_attempts
+        retry_at = None
+        if parked:
+            tally.failed += 1
+            _log.error(
+                "inbound item parked as failed",
+                item=item_id,
+                channel=channel,
+                attempts=attempts,
+                error=description,
+                hint="inspect with `threadline inbound show`, then `threadline inbound retry`",
+            )
+        else:
+            tally.retrying += 1
+            delay = self._backoff.delay(attempts, self._rng)
+            retry_at = self._clock() + timedelta(seconds=delay)
+            _log.warning(
+                "inbound item failed, will retry",
+                item=item_id,
+                channel=channel,
+                attempts=attempts,
+                retry_in=round(delay, 3),
+                error=description,
+            )
+        return {
+            "item_id": item_id,
+            "new_status": "failed" if parked else "pending",
+            "new_attempts": attempts,
+            "retry_at": retry_at,
+            "error": description,
+        }
+
+    def _record(
+        self, session: Session, handled: list[dict[str, object]], failed: list[dict[str, object]]
+    ) -> None:
+        """One executemany per kind of ending; each clears the lease."""
+        now = self._clock()
+        released = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
+        if handled:
+            session.execute(
+                update(_items)
+                .where(_items.c.id == bindparam("item_id"))
+                .values(
+                    status=bindparam("new_status"),
+                    message_id=bindparam("stored_message_id"),
+                    # An ignored item keeps why; a done one keeps the error of an earlier try.
+                    last_error=func.coalesce(bindparam("reason", type_=Text), _items.c.last_error),
+                    **released,
+                ),
+                handled,
+            )
+        if failed:
+            session.execute(
+                update(_items)
+                .where(_items.c.id == bindparam("item_id"))
+                .values(
+                    status=bindparam("new_status"),
+                    attempts=bindparam("new_attempts"),
+                    next_attempt_at=bindparam("retry_at"),
+                    last_error=bindparam("error"),
+                    **released,
+                ),
+                failed,
+            )
+
+
+def _handled(item_id: int, outcome: Outcome, tally: Tally) -> dict[str, object]:
+    if outcome.status == "done":
+        tally.done += 1
+    else:
+        tally.ignored += 1
+    return {
+        "item_id": item_id,
+        "new_status": outcome.status,
+        "stored_message_id": outcome.message_id,
+        "reason": outcome.reason,
+    }
+
+
+def _describe(error: Exception) -> str:
+    """The type and first line, bounded: enough to triage from ``inbound list``, and a driver's
+    error loses its SQLAlchemy wrapper (the SQL echo and the link)."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def _new_worker_id() -> str:
+    """Names the process holding a lease, for an operator reading the table; the random part
+    keeps two processors of one process (or a reused pid) apart."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"

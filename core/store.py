@@ -1,0 +1,120 @@
+"""Writing what a message brings: a new ticket when it opens one, the message, its attachments
+(content stored once per sha256)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from core.db import upsert_insert
+from core.identity import Author
+from core.models import Attachment, Blob, Message, Ticket
+from core.normalized import Inbound
+
+_INSERT_MESSAGE = insert(Message).returning(Message.id)
+
+TITLE_LENGTH = 255
+NO_SUBJECT = "(no subject)"
+
+
+def ticket_title(inbound: Inbound) -> str:
+    """The subject, else the first line of the text: a chat message has no subject."""
+    title = " ".join(inbound.subject.split())
+    if not title:
+        first_line = next((line for line in inbound.body.splitlines() if line.strip()), "")
+        title = " ".join(first_line.split())
+    if len(title) > TITLE_LENGTH:
+        title = title[: TITLE_LENGTH - 1] + "…"
+    return title or NO_SUBJECT
+
+
+def open_ticket(
+    session: Session,
+    inbound: Inbound,
+    client_id: int,
+    department_id: int | None,
+    previous_ticket_id: int | None,
+    now: datetime,
+) -> Ticket:
+    ticket = Ticket(
+        title=ticket_title(inbound),
+        client_id=client_id,
+        department_id=department_id,
+        status="open",
+        priority="medium",
+        custom_fields={"previous_ticket_id": previous_ticket_id} if previous_ticket_id else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    session.flush()
+    return ticket
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    ticket_id: int
+    body: str
+    is_internal: bool
+    created_at: datetime
+
+
+def store_message(
+    session: Session,
+    ticket: Ticket,
+    author: Author | None,
+    body: str,
+    *,
+    channel: str | None,
+    internal: bool,
+    now: datetime,
+) -> StoredMessage:
+    """``author`` None is a system message (always internal: it is the desk talking to itself)."""
+    internal = internal or author is None
+    message_id = (
+        session.connection()
+        .execute(
+            _INSERT_MESSAGE,
+            {
+                "ticket_id": ticket.id,
+                "user_id": author.user_id if author and author.kind == "agent" else None,
+                "client_id": author.client_id if author and author.kind == "client" else None,
+                "body": body,
+                "is_system_message": author is None,
+                "channel": channel,
+                "is_internal": internal,
+                "created_at": now,
+            },
+        )
+        .scalar_one()
+    )
+    return StoredMessage(message_id, ticket.id, body, internal, now)
+
+
+def store_attachments(session: Session, message: StoredMessage, inbound: Inbound) -> None:
+    if not inbound.attachments:
+        return
+    rows = []
+    for attachment in inbound.attachments:
+        digest = hashlib.sha256(attachment.content).hexdigest()
+        session.execute(
+            upsert_insert(session)(Blob)
+            .values(sha256=digest, size=len(attachment.content), content=attachment.content)
+            .on_conflict_do_nothing()
+        )
+        rows.append(
+            {
+                "message_id": message.id,
+                "filename": attachment.filename[:255],
+                "content_type": attachment.content_type[:255],
+                "size": len(attachment.content),
+                "sha256": digest,
+                "content_id": attachment.content_id,
+            }
+        )
+    session.execute(insert(Attachment), rows)

@@ -1,0 +1,211 @@
+"""Which ticket a message belongs to (DESIGN.md §5), whatever order the messages arrive in.
+
+Every external id a ticket's messages carry *or reference* is kept as a key of that ticket in
+``message_refs``. A reply that arrives before the message it answers, or whose root never
+arrives, still meets its siblings through the ids they share.
+
+The rule when one message bridges several tickets (its references belong to more than one):
+they were one conversation all along, so they are merged into the oldest (lowest id). The
+absorbed tickets hand over their messages, refs, notifications, outbox rows, assignees and tags,
+and stay behind closed, with ``custom_fields.merged_into`` naming the survivor. Because merging
+is the same whichever message does the bridging, the final grouping does not depend on arrival
+order.
+
+Precedence: (1) a signed reply token, (2) stored refs, (3) a subject tag, honoured only for the
+ticket's own client or an agent, (4) for thread-less channels the client's latest ticket,
+(5) a new ticket.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from core.identity import Author
+from core.models import (
+    Base,
+    Message,
+    MessageRef,
+    Notification,
+    OutboxItem,
+    Ticket,
+    ticket_assignments,
+    ticket_tags,
+)
+from core.normalized import Inbound
+from core.tokens import ReplyToken, TokenSigner
+
+# Built once: constructing statements costs more than running them on the hot path.
+_REFS = select(MessageRef.external_id, MessageRef.ticket_id, MessageRef.message_id).where(
+    MessageRef.channel == bindparam("channel"),
+    MessageRef.external_id.in_(bindparam("keys", expanding=True)),
+)
+_CLAIM_OWN_REF = (
+    update(MessageRef)
+    .where(
+        MessageRef.channel == bindparam("ref_channel"),
+        MessageRef.external_id == bindparam("ref_id"),
+    )
+    .values(message_id=bindparam("own_message_id"))
+)
+_INSERT_REF = insert(MessageRef)
+_LATEST_TICKET = (
+    select(Ticket)
+    .where(Ticket.client_id == bindparam("client_id"))
+    .order_by(Ticket.id.desc())
+    .limit(1)
+)
+_EMBEDDED_TOKEN = re.compile(r"t[1-9][0-9]*(?:a[1-9][0-9]*)?-[a-z2-7]{16}", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ThreadMatch:
+    ticket: Ticket | None
+    """None: the message opens a new ticket."""
+    via: str
+    """token | reference | subject_tag | latest | new: logged, and handy in tests."""
+    previous_ticket_id: int | None = None
+    """The closed ticket a late reply answered; the new ticket records it."""
+    duplicate_of: int | None = None
+    """The stored message with the same own id: this is a redelivery, store nothing."""
+    known_refs: frozenset[str] = frozenset()
+    """Which of the message's thread keys are stored already (``record_refs`` adds the rest)."""
+
+
+def verified_token(inbound: Inbound, signer: TokenSigner) -> ReplyToken | None:
+    """The reply token of the recipient address, else one embedded in a referenced id of ours."""
+    hints = inbound.hints
+    if hints.reply_token:
+        token = signer.verify(hints.reply_token)
+        if token is not None:
+            return token
+    for ref in hints.referenced:
+        for candidate in _EMBEDDED_TOKEN.findall(ref):
+            token = signer.verify(candidate)
+            if token is not None:
+                return token
+    return None
+
+
+def thread_keys(inbound: Inbound) -> tuple[str, ...]:
+    """The ids that bind a message to its conversation: its own and every one it names."""
+    hints = inbound.hints
+    keys = [*([hints.own_id] if hints.own_id else []), *hints.referenced]
+    if hints.chat_thread:
+        keys.append(hints.chat_thread)
+    return tuple(dict.fromkeys(keys))
+
+
+def find_thread(
+    session: Session,
+    inbound: Inbound,
+    author: Author,
+    token: ReplyToken | None,
+    now: datetime,
+    reopen_window: timedelta,
+) -> ThreadMatch:
+    match = _match(session, inbound, author, token, now)
+    ticket = match.ticket
+    if (
+        ticket is not None
+        and ticket.status == "closed"
+        and author.kind == "client"
+        and not inbound.classification.is_automatic
+        and (ticket.closed_at is None or ticket.closed_at < now - reopen_window)
+    ):
+        return replace(match, ticket=None, via="new", previous_ticket_id=ticket.id)
+    return match
+
+
+def _match(
+    session: Session, inbound: Inbound, author: Author, token: ReplyToken | None, now: datetime
+) -> ThreadMatch:
+    keys = thread_keys(inbound)
+    rows = (
+        session.connection().execute(_REFS, {"channel": inbound.channel, "keys": keys}).all()
+        if keys
+        else []
+    )
+    known = frozenset(row.external_id for row in rows)
+    own_id = inbound.hints.own_id
+    for external_id, _ticket_id, message_id in rows:
+        if external_id == own_id and message_id is not None:
+            return ThreadMatch(None, "duplicate", duplicate_of=message_id, known_refs=known)
+    if token is not None:
+        ticket = session.get(Ticket, token.ticket_id)
+        if ticket is not None:
+            return ThreadMatch(ticket, "token", known_refs=known)
+    ticket_ids = sorted({ticket_id for _external_id, ticket_id, _message_id in rows})
+    if ticket_ids:
+        survivor = session.get(Ticket, ticket_ids[0])
+        if len(ticket_ids) > 1:
+            merge_tickets(session, survivor, ticket_ids[1:], now)
+        return ThreadMatch(survivor, "reference", known_refs=known)
+    tag = inbound.hints.subject_tag
+    if tag is not None:
+        ticket = session.get(Ticket, tag)
+        if ticket is not None and (author.kind == "agent" or ticket.client_id == author.client_id):
+            return ThreadMatch(ticket, "subject_tag", known_refs=known)
+    if inbound.hints.threadless and author.client_id is not None:
+        latest = session.scalars(_LATEST_TICKET, {"client_id": author.client_id}).first()
+        if latest is not None:
+            return ThreadMatch(latest, "latest", known_refs=known)
+    return ThreadMatch(None, "new", known_refs=known)
+
+
+def record_refs(
+    session: Session, inbound: Inbound, match: ThreadMatch, ticket_id: int, message_id: int
+) -> None:
+    """Bind every thread key of the message to its ticket; its own id also to the message."""
+    own_id = inbound.hints.own_id
+    new_rows = [
+        {
+            "channel": inbound.channel,
+            "external_id": key,
+            "ticket_id": ticket_id,
+            "message_id": message_id if key == own_id else None,
+        }
+        for key in thread_keys(inbound)
+        if key not in match.known_refs
+    ]
+    if new_rows:
+        session.connection().execute(_INSERT_REF, new_rows)
+    if own_id in match.known_refs:
+        session.connection().execute(
+            _CLAIM_OWN_REF,
+            {"ref_channel": inbound.channel, "ref_id": own_id, "own_message_id": message_id},
+        )
+
+
+def merge_tickets(
+    session: Session, survivor: Ticket, absorbed_ids: list[int], now: datetime
+) -> None:
+    """Move everything of ``absorbed_ids`` into ``survivor``; the absorbed stay, closed."""
+    for model in (Message, MessageRef, Notification, OutboxItem):
+        _move(session, model, survivor.id, absorbed_ids)
+    for table, other in ((ticket_assignments, "user_id"), (ticket_tags, "tag_id")):
+        kept = set(session.scalars(select(table.c[other]).where(table.c.ticket_id == survivor.id)))
+        moved = set(
+            session.scalars(select(table.c[other]).where(table.c.ticket_id.in_(absorbed_ids)))
+        )
+        if moved - kept:
+            session.execute(
+                insert(table), [{"ticket_id": survivor.id, other: v} for v in moved - kept]
+            )
+        session.execute(delete(table).where(table.c.ticket_id.in_(absorbed_ids)))
+    for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(absorbed_ids))):
+        ticket.status = "closed"
+        ticket.closed_at = ticket.closed_at or now
+        ticket.updated_at = now
+        ticket.custom_fields = {**(ticket.custom_fields or {}), "merged_into": survivor.id}
+    session.flush()
+
+
+def _move(session: Session, model: type[Base], survivor_id: int, absorbed_ids: list[int]) -> None:
+    column: Any = model.ticket_id  # type: ignore[attr-defined]
+    session.execute(update(model).where(column.in_(absorbed_ids)).values(ticket_id=survivor_id))

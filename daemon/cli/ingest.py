@@ -1,0 +1,95 @@
+"""``threadline ingest``: accept raw items from files or a pipe, as an MTA delivers to a command.
+
+An MTA reads the exit status the ``sysexits.h`` way: 0 delivered, 75 (EX_TEMPFAIL) keep the mail
+queued and try again later, anything else bounce it to the sender. None of our failures is the
+sender's fault, so every failure here exits 75, even a mistyped option in the MTA's pipe line:
+the mail waits in the MTA's queue until the operator fixes it, and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.db import session_factory
+from core.intake import Intake, RawItem, content_key
+from daemon.cli.common import config_option, database, load
+from daemon.cli.errors import explain
+
+EX_TEMPFAIL = 75
+STDIN = "-"
+MAX_CHANNEL = 32
+"""The width of ``inbound_items.channel``."""
+
+
+class TemporaryFailure(click.ClickException):
+    exit_code = EX_TEMPFAIL
+
+
+class MailTransportCommand(click.Command):
+    """Turns every failure, from parsing the arguments onwards, into exit status 75."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as error:
+            error.exit_code = EX_TEMPFAIL
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as error:
+            error.exit_code = EX_TEMPFAIL
+            raise
+        except Exception as error:
+            raise TemporaryFailure(explain(error)) from None
+
+
+def _channel_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if not 1 <= len(value) <= MAX_CHANNEL:
+        raise click.BadParameter(f"a channel name has 1 to {MAX_CHANNEL} characters")
+    return value
+
+
+@click.command("ingest", cls=MailTransportCommand)
+@click.option(
+    "--channel",
+    required=True,
+    callback=_channel_name,
+    help="Channel whose parser reads the items, e.g. email.",
+)
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@config_option
+def ingest(channel: str, files: tuple[str, ...], config_path: Path | None) -> None:
+    """Accept each FILE (or standard input, or -) as one raw item of CHANNEL, all in one commit.
+
+    Exit status 0 once every item is stored (or was already: same channel, same bytes); 75 on any
+    failure, so a delivering MTA keeps the mail queued and tries again. Processing happens later,
+    in the daemon or in `threadline process`.
+    """
+    settings = load(config_path)
+    sources = files or (STDIN,)
+    items = [_read(channel, source) for source in sources]
+    with database(settings) as engine:
+        accepted = Intake(session_factory(engine)).accept_many(items)
+    for source, answer in zip(sources, accepted, strict=True):
+        name = "stdin" if source == STDIN else source
+        if answer.duplicate:
+            click.echo(f"{name}: duplicate of inbound item {answer.id}")
+        else:
+            click.echo(f"{name}: accepted as inbound item {answer.id}")
+
+
+def _read(channel: str, source: str) -> RawItem:
+    """Keyed by the bytes alone: an MTA that retries after a lost answer redelivers the same
+    bytes, whatever it passes beside them."""
+    if source == STDIN:
+        raw = click.get_binary_stream("stdin").read()
+        meta = {"source": "ingest"}
+    else:
+        raw = Path(source).read_bytes()
+        meta = {"source": "ingest", "file": source}
+    return RawItem(channel, content_key(raw), raw, meta)

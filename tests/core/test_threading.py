@@ -1,0 +1,187 @@
+"""Threading (DESIGN.md §5): tokens, refs, subject tags, thread-less chats, closed tickets, and
+the same grouping into tickets whatever order the messages arrive in."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.models import Message, MessageRef, Ticket, User
+from core.settings import ThreadingSettings
+from core.tokens import ReplyToken
+from tests.support.desk_pipeline import DeskPipeline, desk_pipeline
+from tests.support.messages import email, whatsapp
+
+
+@pytest.fixture
+def desk(sessions: sessionmaker[Session]) -> DeskPipeline:
+    return desk_pipeline(sessions, threading=ThreadingSettings(reopen_window_days=7))
+
+
+def ticket_of(desk: DeskPipeline, message_id: int | None) -> int:
+    with desk.sessions() as session:
+        return session.get(Message, message_id).ticket_id
+
+
+def grouping(sessions: sessionmaker[Session]) -> set[frozenset[str]]:
+    """Own message ids grouped by the ticket they ended up in."""
+    with sessions() as session:
+        rows = session.execute(
+            select(MessageRef.external_id, Message.ticket_id).join(
+                Message, Message.id == MessageRef.message_id
+            )
+        ).all()
+    tickets: dict[int, set[str]] = {}
+    for external_id, ticket_id in rows:
+        tickets.setdefault(ticket_id, set()).add(external_id)
+    return {frozenset(ids) for ids in tickets.values()}
+
+
+# Two conversations of one client and a third of another; the roots of two are never received.
+THREADS = [
+    email("ada@example.com", "a1@mail", subject="Printer"),
+    email("ada@example.com", "a2@mail", in_reply_to=("a1@mail",), references=("a1@mail",)),
+    email(
+        "ada@example.com",
+        "a3@mail",
+        in_reply_to=("a2@mail",),
+        references=("a1@mail", "a2@mail"),
+    ),
+    email("ada@example.com", "a4@mail", in_reply_to=("a3@mail",), references=("a3@mail",)),
+    email("ada@example.com", "b2@mail", in_reply_to=("b1@never",), references=("b1@never",)),
+    email("ada@example.com", "b3@mail", in_reply_to=("b2@mail",), references=("b1@never",)),
+    email("bob@example.com", "c2@mail", in_reply_to=("c1@never",), references=("c1@never",)),
+    email("bob@example.com", "c3@mail", references=("c1@never", "c2@mail")),
+    email("bob@example.com", "c4@mail", in_reply_to=("c3@mail",)),
+]
+EXPECTED = {
+    frozenset({"a1@mail", "a2@mail", "a3@mail", "a4@mail"}),
+    frozenset({"b2@mail", "b3@mail"}),
+    frozenset({"c2@mail", "c3@mail", "c4@mail"}),
+}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_grouping_into_tickets_does_not_depend_on_arrival_order(
+    sessions: sessionmaker[Session], seed: int
+):
+    desk = desk_pipeline(sessions)
+    order = list(THREADS)
+    random.Random(seed).shuffle(order)
+    for message in order:
+        assert desk.deliver(message).status == "done"
+    assert grouping(sessions) == EXPECTED
+
+
+def test_reply_before_its_root_lands_in_the_same_ticket(desk: DeskPipeline):
+    reply = desk.deliver(email("ada@example.com", "r2@mail", in_reply_to=("r1@mail",)))
+    root = desk.deliver(email("ada@example.com", "r1@mail"))
+    assert ticket_of(desk, reply.message_id) == ticket_of(desk, root.message_id)
+
+
+def test_a_bridging_message_merges_two_tickets_into_the_oldest(desk: DeskPipeline):
+    first = desk.deliver(email("ada@example.com", "x1@mail"))
+    second = desk.deliver(email("ada@example.com", "y1@mail"))
+    older, newer = ticket_of(desk, first.message_id), ticket_of(desk, second.message_id)
+    bridge = desk.deliver(email("ada@example.com", "z@mail", references=("x1@mail", "y1@mail")))
+    assert ticket_of(desk, bridge.message_id) == older
+    assert ticket_of(desk, second.message_id) == older
+    with desk.sessions() as session:
+        absorbed = session.get(Ticket, newer)
+        assert absorbed.status == "closed"
+        assert absorbed.custom_fields == {"merged_into": older}
+
+
+def test_the_same_message_delivered_twice_is_stored_once(desk: DeskPipeline):
+    first = desk.deliver(email("ada@example.com", "once@mail"))
+    again = desk.deliver(email("ada@example.com", "once@mail"))
+    assert again.status == "ignored"
+    assert again.message_id == first.message_id
+    with desk.sessions() as session:
+        assert session.scalar(select(Message.id).where(Message.id != first.message_id)) is None
+
+
+def test_subject_tag_of_the_tickets_own_client_threads(desk: DeskPipeline):
+    first = desk.deliver(email("ada@example.com", "t1@mail"))
+    ticket_id = ticket_of(desk, first.message_id)
+    tagged = desk.deliver(email("ada@example.com", "t2@mail", subject_tag=ticket_id))
+    assert ticket_of(desk, tagged.message_id) == ticket_id
+
+
+def test_reply_from_stranger_with_ticket_tag_opens_new_ticket(desk: DeskPipeline):
+    first = desk.deliver(email("ada@example.com", "s1@mail"))
+    ticket_id = ticket_of(desk, first.message_id)
+    stranger = desk.deliver(email("mallory@example.net", "s2@mail", subject_tag=ticket_id))
+    assert ticket_of(desk, stranger.message_id) != ticket_id
+
+
+def test_a_signed_token_threads_and_a_tampered_one_does_not(desk: DeskPipeline):
+    first = desk.deliver(email("ada@example.com", "k1@mail"))
+    ticket_id = ticket_of(desk, first.message_id)
+    token = desk.signer.sign(ReplyToken(ticket_id))
+    good = desk.deliver(email("ada@example.com", "k2@mail", reply_token=token))
+    assert ticket_of(desk, good.message_id) == ticket_id
+    forged = token[:-1] + ("a" if token[-1] != "a" else "b")
+    bad = desk.deliver(email("ada@example.com", "k3@mail", reply_token=forged))
+    assert ticket_of(desk, bad.message_id) != ticket_id
+
+
+def test_a_token_inside_our_own_message_id_threads(desk: DeskPipeline):
+    first = desk.deliver(email("ada@example.com", "m1@mail"))
+    ticket_id = ticket_of(desk, first.message_id)
+    ours = f"tl.{desk.signer.sign(ReplyToken(ticket_id))}.x@support.example.com"
+    reply = desk.deliver(email("ada@example.com", "m2@mail", in_reply_to=(ours,)))
+    assert ticket_of(desk, reply.message_id) == ticket_id
+
+
+def test_reply_to_closed_ticket_inside_the_window_reopens_it(desk: DeskPipeline):
+    first = desk.deliver(email("ada@example.com", "c1@mail"))
+    ticket_id = ticket_of(desk, first.message_id)
+    with desk.sessions.begin() as session:
+        ticket = session.get(Ticket, ticket_id)
+        ticket.status, ticket.closed_at = "closed", desk.clock.now
+    desk.clock.advance(days=6)
+    reply = desk.deliver(email("ada@example.com", "c2@mail", in_reply_to=("c1@mail",)))
+    assert ticket_of(desk, reply.message_id) == ticket_id
+    with desk.sessions() as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert (ticket.status, ticket.closed_at) == ("waiting_for_agent", None)
+
+
+def test_reply_to_closed_ticket_outside_the_window_opens_a_new_one(desk: DeskPipeline):
+    first = desk.deliver(email("ada@example.com", "o1@mail"))
+    old = ticket_of(desk, first.message_id)
+    with desk.sessions.begin() as session:
+        ticket = session.get(Ticket, old)
+        ticket.status, ticket.closed_at = "closed", desk.clock.now
+    desk.clock.advance(days=8)
+    reply = desk.deliver(email("ada@example.com", "o2@mail", in_reply_to=("o1@mail",)))
+    new = ticket_of(desk, reply.message_id)
+    assert new != old
+    with desk.sessions() as session:
+        assert session.get(Ticket, new).custom_fields == {"previous_ticket_id": old}
+        assert session.get(Ticket, old).status == "closed"
+
+
+def test_whatsapp_messages_continue_the_clients_latest_open_ticket(desk: DeskPipeline):
+    first = desk.deliver(whatsapp("+14155552671", "My order is late", "SM1"))
+    second = desk.deliver(whatsapp("+14155552671", "Order 42", "SM2"))
+    assert ticket_of(desk, first.message_id) == ticket_of(desk, second.message_id)
+    with desk.sessions() as session:
+        assert session.get(Ticket, ticket_of(desk, first.message_id)).title == "My order is late"
+
+
+def test_a_message_claiming_an_agents_address_without_token_is_not_the_agent(
+    desk: DeskPipeline,
+):
+    with desk.sessions.begin() as session:
+        session.add(User(name="Grace", email="grace@desk.example", type="agent"))
+    outcome = desk.deliver(email("grace@desk.example", "g1@mail", body="#close"))
+    with desk.sessions() as session:
+        message = session.get(Message, outcome.message_id)
+        assert message.user_id is None
+        assert message.client_id is not None
+        assert session.get(Ticket, message.ticket_id).status == "waiting_for_agent"

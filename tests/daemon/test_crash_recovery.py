@@ -1,0 +1,97 @@
+"""A processor killed with SIGKILL mid-batch loses nothing and stores nothing twice: its batch
+rolls back, and once its lease expires ``threadline process`` handles the item exactly once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels import normalized
+from core.models import InboundItem, Message
+from core.models.base import now_utc
+from tests.support.handlers import clients_named
+from tests.support.hanging_processor import half_done
+from tests.support.messages import email
+
+ROOT = Path(__file__).resolve().parents[2]
+THREADLINE = str(Path(sys.executable).with_name("threadline"))
+LEASE_S = 2
+WAIT_S = 30.0
+
+
+def environment(db_url: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("THREADLINE_")}
+    env["THREADLINE_DATABASE__URL"] = db_url
+    env["THREADLINE_INTAKE__LEASE"] = str(LEASE_S)
+    return env
+
+
+def threadline(
+    env: dict[str, str], *args: str, stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [THREADLINE, *args], input=stdin, env=env, capture_output=True, timeout=WAIT_S, check=False
+    )
+
+
+def wait_for_output(process: subprocess.Popen[bytes], output: Path, text: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if text in output.read_text():
+            return
+        assert process.poll() is None, output.read_text()
+        time.sleep(0.05)
+    raise AssertionError(f"no {text!r} within {WAIT_S} s: {output.read_text()}")
+
+
+def the_item(sessions: sessionmaker[Session]) -> InboundItem:
+    with sessions() as session:
+        return session.scalars(select(InboundItem)).one()
+
+
+def test_an_item_accepted_then_killed_mid_batch_is_processed_exactly_once_after_the_lease(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+):
+    env = environment(db_url)
+    mail = normalized.encode(email("ada@example.com", "<kill-9@example.com>"))
+    ingested = threadline(env, "ingest", "--channel", "normalized", stdin=mail)
+    assert ingested.returncode == 0, ingested.stderr
+
+    output = tmp_path / "hanging.out"
+    with output.open("wb") as out:
+        hanging = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.hanging_processor"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+    try:
+        wait_for_output(hanging, output, "handling 1")
+    finally:
+        hanging.kill()
+        hanging.wait(timeout=WAIT_S)
+
+    killed = the_item(sessions)
+    assert (killed.status, killed.attempts) == ("pending", 0)
+    assert killed.lease_owner is not None
+    assert killed.lease_expires_at is not None
+    with sessions() as session:
+        assert clients_named(session, half_done(killed.id)) == 0
+    time.sleep(max(0.0, (killed.lease_expires_at - now_utc()).total_seconds()) + 0.1)
+
+    processed = threadline(env, "process", "--until-idle")
+
+    assert processed.returncode == 0, processed.stderr
+    assert processed.stdout.startswith(b"processed 1 inbound item: 1 done")
+    item = the_item(sessions)
+    assert (item.status, item.attempts, item.lease_owner, item.raw) == ("done", 0, None, mail)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 1
+    assert item.message_id is not None

@@ -1,0 +1,91 @@
+"""The processor runner: woken at once by an accept in this process, sweeping on its interval
+for items other processes accepted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.intake import Intake, RawItem
+from core.models import InboundItem
+from core.processor import Handler, Processor
+from core.settings import IntakeSettings
+from daemon.component import State
+from daemon.processor_runner import ProcessorRunner, processor_runner
+from daemon.settings import Settings
+from tests.support.handlers import store_message
+
+WAIT_S = 5.0
+
+
+async def wait_for_status(sessions: sessionmaker[Session], item_id: int, status: str) -> float:
+    """Seconds until the item reached ``status``."""
+    started = time.monotonic()
+    while time.monotonic() - started < WAIT_S:
+        with sessions() as session:
+            if session.get_one(InboundItem, item_id).status == status:
+                return time.monotonic() - started
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"item {item_id} not {status} within {WAIT_S} s")
+
+
+async def wait_for_state(runner: ProcessorRunner, state: State) -> None:
+    async def reached() -> None:
+        while runner.state is not state:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(reached(), WAIT_S)
+
+
+def make_runner(sessions: sessionmaker[Session], interval: float) -> ProcessorRunner:
+    return ProcessorRunner(Processor(sessions, store_message, IntakeSettings()), interval)
+
+
+async def test_an_accept_in_this_process_wakes_the_idle_processor_at_once(
+    sessions: sessionmaker[Session],
+):
+    runner = make_runner(sessions, interval=60)
+    task = asyncio.create_task(runner.run())
+    try:
+        await wait_for_state(runner, State.IDLE)
+        intake = Intake(sessions, on_accepted=runner.accepted)
+
+        accepted = await asyncio.to_thread(intake.accept, RawItem("email", "k", b"hello"))
+
+        assert await wait_for_status(sessions, accepted.id, "done") < 2
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, WAIT_S)
+
+
+async def test_items_accepted_elsewhere_are_found_by_the_sweep(sessions: sessionmaker[Session]):
+    runner = make_runner(sessions, interval=0.2)
+    task = asyncio.create_task(runner.run())
+    try:
+        await wait_for_state(runner, State.IDLE)
+
+        accepted = await asyncio.to_thread(Intake(sessions).accept, RawItem("email", "k", b"hello"))
+
+        await wait_for_status(sessions, accepted.id, "done")
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, WAIT_S)
+
+
+def test_the_factory_builds_the_handler_and_sweeps_at_the_configured_interval(engine: Engine):
+    built: list[Settings] = []
+
+    def build(settings: Settings, _sessions: sessionmaker[Session]) -> Handler:
+        built.append(settings)
+        return store_message
+
+    settings = Settings(intake=IntakeSettings(sweep_interval=0.75))
+
+    runner = processor_runner(build)(settings, engine)
+
+    assert (runner.name, runner.interval) == ("processor", 0.75)
+    assert built == [settings]
+    assert isinstance(runner, ProcessorRunner)

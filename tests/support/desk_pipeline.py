@@ -1,0 +1,63 @@
+"""The real pipeline on a test database, with a clock the test moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels import normalized
+from core.normalized import Inbound
+from core.outcome import Outcome
+from core.parsers import ParserRegistry
+from core.pipeline import Pipeline, PipelineSettings
+from core.settings import IdentitySettings, RoutingSettings, ThreadingSettings, TicketSettings
+from core.tokens import TokenSigner
+
+SECRET = "test-secret-for-reply-tokens"
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class DeskPipeline:
+    sessions: sessionmaker[Session]
+    pipeline: Pipeline
+    clock: Clock
+    signer: TokenSigner
+
+    def deliver(self, inbound: Inbound) -> Outcome:
+        """One message through the pipeline in its own committed transaction."""
+        with self.sessions.begin() as session:
+            return self.pipeline.handle_inbound(session, inbound)
+
+
+def desk_pipeline(
+    sessions: sessionmaker[Session],
+    *,
+    identity: IdentitySettings | None = None,
+    threading: ThreadingSettings | None = None,
+    tickets: TicketSettings | None = None,
+    routing: RoutingSettings | None = None,
+) -> DeskPipeline:
+    parsers = ParserRegistry()
+    parsers.register(normalized.CHANNEL, normalized.parse)
+    clock = Clock()
+    signer = TokenSigner(SECRET)
+    settings = PipelineSettings(
+        identity=identity or IdentitySettings(),
+        threading=threading or ThreadingSettings(),
+        tickets=tickets or TicketSettings(),
+        routing=routing or RoutingSettings(),
+    )
+    return DeskPipeline(sessions, Pipeline(parsers, signer, settings, clock), clock, signer)

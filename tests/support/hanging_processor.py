@@ -1,0 +1,44 @@
+"""A processor process that claims a batch, writes in it and hangs, for tests that kill it
+mid-batch with SIGKILL.
+
+``python -m tests.support.hanging_processor`` reads its settings the way ``threadline`` does
+(``THREADLINE_*`` variables, such as ``THREADLINE_INTAKE__LEASE``). Once the first item's rows
+are written inside the open batch transaction, it prints ``handling <id>`` and waits.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy.orm import Session
+
+from core.db import make_engine, session_factory
+from core.models import Client, InboundItem
+from core.outcome import Outcome
+from core.processor import Processor
+from daemon.config import load_settings
+
+HANG_S = 60.0
+"""Bounded, so a test that fails to kill this process does not leave it behind for long."""
+
+
+def half_done(item_id: int) -> str:
+    return f"half-done {item_id}"
+
+
+def hang(session: Session, item: InboundItem) -> Outcome:
+    session.add(Client(name=half_done(item.id)))
+    session.flush()
+    print(f"handling {item.id}", flush=True)
+    time.sleep(HANG_S)
+    raise TimeoutError("nobody killed this processor")
+
+
+def main() -> None:
+    settings = load_settings(None)
+    engine = make_engine(settings.database.url)
+    Processor(session_factory(engine), hang, settings.intake).run_batch()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Normalized messages for tests, written the way a channel parser would hand them over."""
+
+from __future__ import annotations
+
+from core.normalized import Classification, Inbound, SenderIdentity, ThreadHints
+
+
+def email(
+    sender: str,
+    own_id: str | None = None,
+    *,
+    subject: str = "Help",
+    body: str = "Hello",
+    in_reply_to: tuple[str, ...] = (),
+    references: tuple[str, ...] = (),
+    reply_token: str | None = None,
+    subject_tag: int | None = None,
+    classification: Classification = Classification.PERSONAL,
+    to: str = "support@example.com",
+) -> Inbound:
+    return Inbound(
+        channel="email",
+        sender=SenderIdentity("email", sender),
+        subject=subject,
+        reply_text=body,
+        full_text=body,
+        recipients=(to,),
+        receiving_address=to,
+        hints=ThreadHints(
+            own_id=own_id,
+            in_reply_to=in_reply_to,
+            references=references,
+            reply_token=reply_token,
+            subject_tag=subject_tag,
+        ),
+        classification=classification,
+    )
+
+
+def whatsapp(number: str, body: str, own_id: str) -> Inbound:
+    return Inbound(
+        channel="whatsapp",
+        sender=SenderIdentity("whatsapp", number),
+        reply_text=body,
+        full_text=body,
+        receiving_address="whatsapp:+14155550000",
+        hints=ThreadHints(own_id=own_id, threadless=True),
+    )
