@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from core.batch_work import BatchWork
 from core.db import upsert_insert
 from core.lifecycle import set_status
 from core.models import Tag, Ticket, User, ticket_assignments, ticket_tags
@@ -63,19 +63,18 @@ def parse_agent_reply(text: str) -> AgentReply:
     return AgentReply(tuple(commands), body)
 
 
-def apply_commands(
-    session: Session, ticket: Ticket, commands: tuple[Command, ...], now: datetime
-) -> list[str]:
+def apply_commands(work: BatchWork, ticket: Ticket, commands: tuple[Command, ...]) -> list[str]:
     """Apply in order; answers one line per command that could not be applied."""
     problems = []
     for command in commands:
-        problem = _apply(session, ticket, command, now)
+        problem = _apply(work, ticket, command)
         if problem:
             problems.append(f"#{command.name} {command.argument}".strip() + f": {problem}")
     return problems
 
 
-def _apply(session: Session, ticket: Ticket, command: Command, now: datetime) -> str | None:
+def _apply(work: BatchWork, ticket: Ticket, command: Command) -> str | None:
+    session, now = work.session, work.now
     argument = command.argument
     if command.name == "note":
         return None
@@ -96,6 +95,7 @@ def _apply(session: Session, ticket: Ticket, command: Command, now: datetime) ->
         if user_id is None:
             return "no user with that email"
         _insert_ignore(session, ticket_assignments, ticket_id=ticket.id, user_id=user_id)
+        work.assigned(ticket.id, user_id)
     elif command.name == "tag":
         name = argument.lower()
         if not name or len(name) > 100:

@@ -14,46 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, exists, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
+from core.batch_work import BatchWork
 from core.external_ids import matching_types
 from core.identity import Author
-from core.models import (
-    ClientExternalId,
-    Message,
-    Notification,
-    Ticket,
-    User,
-    ticket_assignments,
-    user_departments,
-)
-from core.outbox import Outgoing, enqueue_all
+from core.models import ClientExternalId, Message, Ticket
+from core.outbox import Outgoing, outbox_row
 from core.store import StoredMessage, store_message
-
-# Built once: constructing statements costs more than running them on the hot path.
-_AGENTS = (
-    select(
-        User.id,
-        User.email,
-        exists()
-        .where(
-            ticket_assignments.c.ticket_id == bindparam("ticket_id"),
-            ticket_assignments.c.user_id == User.id,
-        )
-        .label("assigned"),
-        exists()
-        .where(
-            user_departments.c.department_id == bindparam("department_id"),
-            user_departments.c.user_id == User.id,
-        )
-        .label("in_department"),
-    )
-    .where(User.type == "agent")
-    .order_by(User.id)
-)
-
-_INSERT_NOTIFICATION = insert(Notification).returning(Notification.id, Notification.user_id)
 
 NOTIFICATION_CHANNEL = "email"
 """Agents are users with an email address; their notifications go out by mail."""
@@ -69,29 +37,33 @@ class FanOut:
     acknowledge: bool
 
 
-def fan_out(session: Session, event: FanOut) -> int:
-    """Queue everything the message causes; answers how many outbox rows were added."""
+def fan_out(work: BatchWork, event: FanOut) -> int:
+    """Queue everything the message causes; answers how many outbox rows were queued."""
     if event.author.kind == "agent":
-        return 0 if event.message.is_internal else _reply_to_client(session, event)
-    queued = _notify_agents(session, event)
+        return 0 if event.message.is_internal else _reply_to_client(work, event)
+    queued = _notify_agents(work, event)
     if event.created_ticket and event.acknowledge:
-        queued += _queue(
-            session,
-            Outgoing(
-                channel=event.channel,
-                kind="acknowledgement",
-                recipient=event.author.address,
-                payload=_payload(event),
-                idempotency_key=f"ack:{event.ticket.id}",
-                ticket_id=event.ticket.id,
-                message_id=event.message.id,
-            ),
+        work.add_outbox(
+            outbox_row(
+                Outgoing(
+                    channel=event.channel,
+                    kind="acknowledgement",
+                    recipient=event.author.address,
+                    payload=_payload(event),
+                    idempotency_key=f"ack:{event.ticket.id}",
+                    ticket_id=event.ticket.id,
+                    message_id=event.message.id,
+                )
+            )
         )
+        queued += 1
     return queued
 
 
-def _reply_to_client(session: Session, event: FanOut) -> int:
+def _reply_to_client(work: BatchWork, event: FanOut) -> int:
+    """Rare next to client messages, so it reads the flushed tables rather than caches."""
     ticket = event.ticket
+    session = work.flush()
     channel = session.scalar(
         select(Message.channel)
         .where(
@@ -114,83 +86,75 @@ def _reply_to_client(session: Session, event: FanOut) -> int:
     )
     if recipient is None:
         store_message(
-            session,
+            work,
             ticket,
             None,
             f"Reply not delivered: the client has no {channel} address.",
             channel=None,
             internal=True,
-            now=event.message.created_at,
         )
         return 0
-    return _queue(
-        session,
-        Outgoing(
-            channel=channel,
-            kind="reply",
-            recipient=recipient,
-            payload=_payload(event),
-            idempotency_key=f"reply:{event.message.id}",
-            ticket_id=ticket.id,
-            message_id=event.message.id,
-        ),
+    work.add_outbox(
+        outbox_row(
+            Outgoing(
+                channel=channel,
+                kind="reply",
+                recipient=recipient,
+                payload=_payload(event),
+                idempotency_key=f"reply:{event.message.id}",
+                ticket_id=ticket.id,
+                message_id=event.message.id,
+            )
+        )
     )
+    return 1
 
 
-def _notify_agents(session: Session, event: FanOut) -> int:
+def _notify_agents(work: BatchWork, event: FanOut) -> int:
+    """The outbox key names the message and the agent, so no notification id is needed."""
     ticket = event.ticket
-    agents = _agents_to_notify(session, ticket)
-    if not agents:
-        return 0
+    agents = _agents_to_notify(work, ticket)
     kind = "ticket_created" if event.created_ticket else "client_replied"
     content = f"{event.author.address}: {ticket.title}"
-    created = session.connection().execute(
-        _INSERT_NOTIFICATION,
-        [
+    created_at = event.message.created_at
+    for user_id, email in agents:
+        work.add_notification(
             {
                 "user_id": user_id,
                 "ticket_id": ticket.id,
                 "type": kind,
                 "content": content,
-                "created_at": event.message.created_at,
+                "created_at": created_at,
             }
-            for user_id, _email in agents
-        ],
-    )
-    emails = dict(agents)
-    return len(
-        enqueue_all(
-            session,
-            [
+        )
+        work.add_outbox(
+            outbox_row(
                 Outgoing(
                     channel=NOTIFICATION_CHANNEL,
                     kind="notification",
-                    recipient=emails[user_id],
+                    recipient=email,
                     payload={**_payload(event), "type": kind, "agent_id": user_id},
-                    idempotency_key=f"notification:{notification_id}",
+                    idempotency_key=f"notification:{event.message.id}:{user_id}",
                     ticket_id=ticket.id,
                     message_id=event.message.id,
                 )
-                for notification_id, user_id in created
-            ],
+            )
         )
-    )
+    return len(agents)
 
 
-def _agents_to_notify(session: Session, ticket: Ticket) -> list[tuple[int, str]]:
+def _agents_to_notify(work: BatchWork, ticket: Ticket) -> list[tuple[int, str]]:
     """The assignees, else the department's agents, else every agent: someone must hear."""
-    agents = (
-        session.connection()
-        .execute(_AGENTS, {"ticket_id": ticket.id, "department_id": ticket.department_id})
-        .all()
-    )
+    agents = work.agents()
+    assigned = work.assignees(ticket.id)
+    members = work.department_members(ticket.department_id)
     for chosen in (
-        [row for row in agents if row.assigned],
-        [row for row in agents if row.in_department],
+        [agent for agent in agents if agent[0] in assigned],
+        [agent for agent in agents if agent[0] in members],
         agents,
     ):
         if chosen:
-            return [(row.id, row.email) for row in chosen]
+            return chosen
     return []
 
 
@@ -201,7 +165,3 @@ def _payload(event: FanOut) -> dict[str, object]:
         "subject": event.ticket.title,
         "body": event.message.body,
     }
-
-
-def _queue(session: Session, outgoing: Outgoing) -> int:
-    return len(enqueue_all(session, [outgoing]))

@@ -8,22 +8,20 @@ Slack itself (the request is signed), so an agent's linked Slack account is enou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import CompoundSelect, Select, bindparam, case, insert, literal, select, union_all
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.admin.names import NAME_LENGTH
+from core.batch_work import AGENT_ACCOUNT, BatchWork
 from core.external_ids import InvalidExternalId, matching_types, normalize
-from core.models import Client, ClientExternalId, User, UserOAuthAccount
+from core.models import Client, ClientExternalId, User
 from core.normalized import SenderIdentity
 from core.outcome import Park
 from core.settings import IdentitySettings
 from core.tokens import ReplyToken
-
-SLACK_PROVIDER = "slack"
 
 
 @dataclass(frozen=True)
@@ -36,12 +34,11 @@ class Author:
 
 
 def resolve_author(
-    session: Session,
+    work: BatchWork,
     sender: SenderIdentity,
     *,
     token: ReplyToken | None,
     settings: IdentitySettings,
-    now: datetime,
 ) -> Author:
     """Park rather than fail for senders no retry can identify, so they do not burn attempts."""
     try:
@@ -49,10 +46,10 @@ def resolve_author(
     except InvalidExternalId as error:
         raise Park(f"cannot identify the sender: {error}") from None
     if token is not None and token.agent_id is not None and sender.type == "email":
-        agent = _token_agent(session, token.agent_id, address)
+        agent = _token_agent(work.session, token.agent_id, address)
         if agent is not None:
             return agent
-    known = _known(session, sender.type, address)
+    known = _known(work, sender.type, address)
     if known is not None:
         return known
     if settings.unknown_sender == "park":
@@ -61,7 +58,16 @@ def resolve_author(
             f"add them with `threadline clients add NAME -e {sender.type} {address}`, "
             "then retry the item"
         )
-    return _create_client(session, sender, address, now)
+    return _create_client(work, sender, address)
+
+
+def sender_key(sender: SenderIdentity, settings: IdentitySettings) -> tuple[str, str] | None:
+    """The (type, normalized value) a batch prefetches for ``sender``; None if it is invalid
+    (``resolve_author`` parks it)."""
+    try:
+        return sender.type, normalize(sender.type, sender.value, settings.default_region)
+    except InvalidExternalId:
+        return None
 
 
 def _token_agent(session: Session, agent_id: int, address: str) -> Author | None:
@@ -76,62 +82,48 @@ def _token_agent(session: Session, agent_id: int, address: str) -> Author | None
     return Author("agent", None, user.id, address) if email == address else None
 
 
-def _known(session: Session, type: str, address: str) -> Author | None:
-    """One indexed round trip, because it runs for every message: a Slack id may be an agent's
-    account (which wins) or a client's; a number may be stored as phone or as WhatsApp (the
-    sender's own type wins, then the oldest id)."""
-    query = _SLACK_OWNERS if type == "slack" else _CLIENT_OWNERS
-    twin = next((other for other in matching_types(type) if other != type), type)
-    found = (
-        session.connection()
-        .execute(query, {"type": type, "twin": twin, "address": address})
-        .first()
+def _known(work: BatchWork, type: str, address: str) -> Author | None:
+    """A Slack id may be an agent's account (which wins) or a client's; a number may be stored
+    as phone or as WhatsApp (the sender's own type wins, then the oldest id)."""
+    types = matching_types(type)
+    ranked = sorted(
+        (0 if owner_type == AGENT_ACCOUNT else 1 if owner_type == type else 2, row_id, owner)
+        for owner_type, owner, row_id in work.owner_rows(type, address)
+        if owner_type in types or (owner_type == AGENT_ACCOUNT and type == "slack")
     )
-    if found is None:
+    if not ranked:
         return None
-    if found.rank == 0:
-        return Author("agent", None, found.owner, address)
-    return Author("client", found.owner, None, address)
+    rank, _row_id, owner = ranked[0]
+    if rank == 0:
+        return Author("agent", None, owner, address)
+    return Author("client", owner, None, address)
 
 
-def _owners() -> tuple[CompoundSelect, Select]:
-    """Built once at import: composing the statement cost more than running it."""
-    ids = ClientExternalId.__table__.c
-    accounts = UserOAuthAccount.__table__.c
-    clients = select(
-        case((ids.type == bindparam("type"), 1), else_=2).label("rank"),
-        ids.client_id.label("owner"),
-        ids.id.label("tie"),
-    ).where(ids.type.in_([bindparam("type"), bindparam("twin")]), ids.value == bindparam("address"))
-    agents = select(
-        literal(0).label("rank"), accounts.user_id.label("owner"), accounts.id.label("tie")
-    ).where(accounts.provider == SLACK_PROVIDER, accounts.provider_user_id == bindparam("address"))
-    slack = union_all(agents, clients).order_by("rank", "tie").limit(1)
-    return slack, clients.order_by("rank", "tie").limit(1)
-
-
-_SLACK_OWNERS, _CLIENT_OWNERS = _owners()
 _NEW_CLIENT = insert(Client.__table__).returning(Client.__table__.c.id)
-_NEW_ID = insert(ClientExternalId.__table__)
+_NEW_ID = insert(ClientExternalId.__table__).returning(ClientExternalId.__table__.c.id)
 
 
-def _create_client(session: Session, sender: SenderIdentity, address: str, now: datetime) -> Author:
+def _create_client(work: BatchWork, sender: SenderIdentity, address: str) -> Author:
     """Concurrent first messages from one sender race on the unique (type, value): the loser's
     client and id vanish with its savepoint, and it answers the winner's client instead."""
+    session, now = work.session, work.now
     name = (sender.display_name or "").strip()[:NAME_LENGTH] or address
     savepoint = session.begin_nested()  # flushes earlier work first, outside the except below
     try:
         with savepoint:
-            client_id = session.execute(
+            connection = session.connection()
+            client_id = connection.execute(
                 _NEW_CLIENT, {"name": name, "created_at": now, "updated_at": now}
             ).scalar_one()
-            session.execute(
+            row_id = connection.execute(
                 _NEW_ID,
                 {"client_id": client_id, "type": sender.type, "value": address, "created_at": now},
-            )
+            ).scalar_one()
     except IntegrityError:
-        winner = _known(session, sender.type, address)
+        work.forget_owner(sender.type, address)
+        winner = _known(work, sender.type, address)
         if winner is None:
             raise
         return winner
+    work.added_owner(sender.type, address, client_id, row_id)
     return Author("client", client_id, None, address)

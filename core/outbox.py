@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -23,12 +24,11 @@ KINDS: tuple[Kind, ...] = ("reply", "notification", "acknowledgement")
 MAX_IDEMPOTENCY_KEY = 255
 
 # Built once per dialect: constructing statements costs more than running them.
-_INSERT = {
-    name: insert(OutboxItem)
-    .on_conflict_do_nothing(index_elements=["idempotency_key"])
-    .returning(OutboxItem.id)
+_INSERT_IGNORING = {
+    name: insert(OutboxItem).on_conflict_do_nothing(index_elements=["idempotency_key"])
     for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
 }
+_INSERT = {name: statement.returning(OutboxItem.id) for name, statement in _INSERT_IGNORING.items()}
 
 
 @dataclass(frozen=True)
@@ -71,19 +71,27 @@ def enqueue_all(session: Session, outgoing: Sequence[Outgoing]) -> list[int]:
     if not outgoing:
         return []
     connection = session.connection()
-    rows = [
-        {
-            "idempotency_key": _column_key(item.idempotency_key),
-            "channel": item.channel,
-            "kind": item.kind,
-            "recipient": item.recipient,
-            "ticket_id": item.ticket_id,
-            "message_id": item.message_id,
-            "payload": item.payload,
-        }
-        for item in outgoing
-    ]
+    rows = [outbox_row(item) for item in outgoing]
     return list(connection.execute(_INSERT[connection.dialect.name], rows).scalars())
+
+
+def outbox_row(outgoing: Outgoing) -> dict[str, Any]:
+    """The ``outbox`` row of ``outgoing``, for :func:`insert_outbox_rows`."""
+    return {
+        "idempotency_key": _column_key(outgoing.idempotency_key),
+        "channel": outgoing.channel,
+        "kind": outgoing.kind,
+        "recipient": outgoing.recipient,
+        "ticket_id": outgoing.ticket_id,
+        "message_id": outgoing.message_id,
+        "payload": outgoing.payload,
+    }
+
+
+def insert_outbox_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Many rows in one executemany, for a batch that needs no ids back; a row whose key is
+    queued already is skipped, as in :func:`enqueue_all`."""
+    connection.execute(_INSERT_IGNORING[connection.dialect.name], rows)
 
 
 def _column_key(key: str) -> str:

@@ -1,21 +1,23 @@
-"""One inbound item, start to finish: parse -> screen -> identify -> thread -> store -> fan out.
+"""Inbound items, start to finish: parse -> screen -> identify -> thread -> store -> fan out.
 
 Each step is a small rule in its own module; this file only orders them, the way Mailman's
-pipelines do. Everything runs in the caller's transaction (the processor's SAVEPOINT for the
-item), so an item either leaves all its traces or none.
+pipelines do. A batch of items runs as one :class:`BatchWork` in the caller's transaction (the
+processor's batch, or an item's SAVEPOINT when it isolates a failure), so a batch either leaves
+all its traces or none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from core.agent_commands import AgentReply, apply_commands, parse_agent_reply
+from core.batch_work import BatchWork
 from core.fanout import FanOut, fan_out
-from core.identity import Author, resolve_author
+from core.identity import Author, resolve_author, sender_key
 from core.lifecycle import on_message
 from core.models import InboundItem, Ticket
 from core.normalized import Classification, Inbound
@@ -25,8 +27,8 @@ from core.routing import assign, route
 from core.screening import outbound_allowed
 from core.settings import IdentitySettings, RoutingSettings, ThreadingSettings, TicketSettings
 from core.store import open_ticket, store_attachments, store_message
-from core.threader import find_thread, record_refs, verified_token
-from core.tokens import TokenSigner
+from core.threader import find_thread, record_refs, thread_keys, verified_token
+from core.tokens import ReplyToken, TokenSigner
 
 
 @dataclass(frozen=True)
@@ -51,24 +53,43 @@ class Pipeline:
         self._clock = clock
         self._reopen_window = timedelta(days=settings.threading.reopen_window_days)
 
-    def handle(self, session: Session, item: InboundItem) -> Outcome:
-        """The processor's handler: parse the raw item, then handle the message."""
-        try:
-            inbound = self._parsers.parse(item.channel, item.raw, item.meta or {})
-        except UnknownChannel as error:
-            raise Park(str(error)) from None
-        return self.handle_inbound(session, inbound)
+    def handle(self, session: Session, items: Sequence[InboundItem]) -> list[Outcome]:
+        """The processor's handler: parse the raw items, then handle the messages."""
+        inbounds = []
+        for item in items:
+            try:
+                inbounds.append(self._parsers.parse(item.channel, item.raw, item.meta or {}))
+            except UnknownChannel as error:
+                raise Park(str(error)) from None
+        return self.handle_inbounds(session, inbounds)
 
-    def handle_inbound(self, session: Session, inbound: Inbound) -> Outcome:
+    def handle_inbounds(self, session: Session, inbounds: Sequence[Inbound]) -> list[Outcome]:
+        """Handle the messages in order as one unit of work: what they need is prefetched in a
+        few set queries, what they write is sent in a few multi-row statements at the end."""
+        work = BatchWork(session, self._clock())
+        tokens = [verified_token(inbound, self._signer) for inbound in inbounds]
+        identity = self._settings.identity
+        work.prefetch(
+            senders=[key for inbound in inbounds if (key := sender_key(inbound.sender, identity))],
+            keys=[(inbound.channel, key) for inbound in inbounds for key in thread_keys(inbound)],
+            ticket_ids=[
+                *(token.ticket_id for token in tokens if token is not None),
+                *(tag for inbound in inbounds if (tag := inbound.hints.subject_tag) is not None),
+            ],
+        )
+        outcomes = [
+            self._handle(work, inbound, token)
+            for inbound, token in zip(inbounds, tokens, strict=True)
+        ]
+        work.flush()
+        return outcomes
+
+    def _handle(self, work: BatchWork, inbound: Inbound, token: ReplyToken | None) -> Outcome:
         if inbound.classification is Classification.LOOP:
             return Outcome("ignored", reason="our own message came back (loop header)")
-        now = self._clock()
         settings = self._settings
-        token = verified_token(inbound, self._signer)
-        author = resolve_author(
-            session, inbound.sender, token=token, settings=settings.identity, now=now
-        )
-        match = find_thread(session, inbound, author, token, now, self._reopen_window)
+        author = resolve_author(work, inbound.sender, token=token, settings=settings.identity)
+        match = find_thread(work, inbound, author, token, self._reopen_window)
         if match.duplicate_of is not None:
             return Outcome(
                 "ignored",
@@ -78,10 +99,8 @@ class Pipeline:
         ticket = match.ticket
         created = ticket is None
         if ticket is None:
-            ticket = self._open(session, inbound, author, match.previous_ticket_id, now)
-        allowed = outbound_allowed(
-            session, inbound, author, settings.tickets.sender_rate_limit, now
-        )
+            ticket = self._open(work, inbound, author, match.previous_ticket_id)
+        allowed = outbound_allowed(work, inbound, author, settings.tickets.sender_rate_limit)
         reply = parse_agent_reply(inbound.body) if author.kind == "agent" else None
         body, internal = inbound.body, False
         if reply is not None:
@@ -89,22 +108,22 @@ class Pipeline:
             # so the ticket shows who did it, and nothing empty is sent to the client.
             body, internal = (reply.text, reply.internal) if reply.text else (body, True)
         message = store_message(
-            session, ticket, author, body, channel=inbound.channel, internal=internal, now=now
+            work, ticket, author, body, channel=inbound.channel, internal=internal
         )
-        store_attachments(session, message, inbound)
-        record_refs(session, inbound, match, ticket.id, message.id)
+        store_attachments(work, message, inbound)
+        record_refs(work, inbound, match, ticket.id, message.id)
         on_message(
             ticket,
             from_client=author.kind == "client",
             internal=message.is_internal,
             automatic=inbound.classification.is_automatic,
-            now=now,
+            now=work.now,
         )
         if reply is not None:
-            self._apply_commands(session, ticket, reply, now)
+            self._apply_commands(work, ticket, reply)
         if allowed:
             fan_out(
-                session,
+                work,
                 FanOut(
                     ticket=ticket,
                     message=message,
@@ -117,12 +136,7 @@ class Pipeline:
         return Outcome("done", message_id=message.id)
 
     def _open(
-        self,
-        session: Session,
-        inbound: Inbound,
-        author: Author,
-        previous_ticket_id: int | None,
-        now: datetime,
+        self, work: BatchWork, inbound: Inbound, author: Author, previous_ticket_id: int | None
     ) -> Ticket:
         if author.client_id is None:
             raise Park(
@@ -130,24 +144,21 @@ class Pipeline:
                 "address or thread"
             )
         routing = self._settings.routing
+        session = work.session
         department_id = route(session, inbound.receiving_address, routing)
-        ticket = open_ticket(
-            session, inbound, author.client_id, department_id, previous_ticket_id, now
-        )
-        assign(session, ticket.id, department_id, routing.assignment, now)
+        ticket = open_ticket(work, inbound, author.client_id, department_id, previous_ticket_id)
+        for agent in assign(session, ticket.id, department_id, routing.assignment, work.now):
+            work.assigned(ticket.id, agent)
         return ticket
 
-    def _apply_commands(
-        self, session: Session, ticket: Ticket, reply: AgentReply, now: datetime
-    ) -> None:
-        problems = apply_commands(session, ticket, reply.commands, now)
+    def _apply_commands(self, work: BatchWork, ticket: Ticket, reply: AgentReply) -> None:
+        problems = apply_commands(work, ticket, reply.commands)
         if problems:
             store_message(
-                session,
+                work,
                 ticket,
                 None,
                 "Commands not applied:\n" + "\n".join(problems),
                 channel=None,
                 internal=True,
-                now=now,
             )

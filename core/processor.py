@@ -9,12 +9,11 @@ Claiming and recording are a few set-based statements per batch, whatever its si
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,12 +27,16 @@ from core.models.base import now_utc
 from core.outcome import Outcome, Park
 from core.settings import IntakeSettings
 
-Handler = Callable[[Session, InboundItem], Outcome]
-"""Handles one item in the batch transaction and says how it ended; raises :class:`Park` when
-retrying cannot help, anything else for a failure worth retrying. The processor alone writes the
-item's row. A batch in which an item failed is rolled back and run again, so a handler may run
+Handler = Callable[[Session, Sequence[InboundItem]], list[Outcome]]
+"""Handles items in the batch transaction and says how each ended, in order (a whole batch at
+once, so it can read and write a set at a time); raises :class:`Park` when retrying cannot help,
+anything else for a failure worth retrying. The processor alone writes the items' rows. A batch
+in which an item failed is rolled back and run again an item at a time, so a handler may run
 twice for one attempt: it must keep nothing of a run outside the transaction (no cache of rows
 it has not seen committed)."""
+
+ItemHandler = Callable[[Session, InboundItem], Outcome]
+"""A handler that takes one item at a time; :func:`one_at_a_time` makes it a :data:`Handler`."""
 
 Clock = Callable[[], datetime]
 """Naive UTC, like every timestamp column."""
@@ -169,23 +172,43 @@ class Processor:
                 # item behind until this lease expires.
                 .with_for_update()
             ).all()
-            handled: list[dict[str, object]] = []
-            failed: list[dict[str, object]] = []
-            for item in items:
-                item_id, channel, attempts = item.id, item.channel, item.attempts
-                try:
-                    with session.begin_nested() if isolated else contextlib.nullcontext():
-                        outcome = self._handler(session, item)
-                        # Here, so a write the handler left unflushed fails as this item's.
-                        session.flush()
-                except Exception as error:
-                    if not isolated:
-                        raise _ItemFailed from error
-                    failed.append(self._failure(item_id, channel, attempts + 1, error, tally))
-                else:
-                    handled.append(_handled(item_id, outcome, tally))
-            self._record(session, handled, failed)
+            if isolated:
+                self._record(session, *self._handle_each(session, items, tally))
+            else:
+                self._record(session, self._handle_all(session, items, tally), [])
         return tally
+
+    def _handle_all(
+        self, session: Session, items: Sequence[InboundItem], tally: Tally
+    ) -> list[dict[str, object]]:
+        """The whole batch in one call of the handler: the fast way, while nothing fails."""
+        try:
+            outcomes = self._handler(session, items)
+            session.flush()
+        except Exception as error:
+            raise _ItemFailed from error
+        return [
+            _handled(item.id, outcome, tally) for item, outcome in zip(items, outcomes, strict=True)
+        ]
+
+    def _handle_each(
+        self, session: Session, items: Sequence[InboundItem], tally: Tally
+    ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        """Each item as a batch of one in its own SAVEPOINT: a failure stays that item's."""
+        handled: list[dict[str, object]] = []
+        failed: list[dict[str, object]] = []
+        for item in items:
+            item_id, channel, attempts = item.id, item.channel, item.attempts
+            try:
+                with session.begin_nested():
+                    (outcome,) = self._handler(session, [item])
+                    # Here, so a write the handler left unflushed fails as this item's.
+                    session.flush()
+            except Exception as error:
+                failed.append(self._failure(item_id, channel, attempts + 1, error, tally))
+            else:
+                handled.append(_handled(item_id, outcome, tally))
+        return handled, failed
 
     def _failure(
         self, item_id: int, channel: str, attempts: int, error: Exception, tally: Tally
@@ -255,6 +278,15 @@ class Processor:
                 ),
                 failed,
             )
+
+
+def one_at_a_time(handler: ItemHandler) -> Handler:
+    """A batch handler that hands ``handler`` each item in turn."""
+
+    def handle(session: Session, items: Sequence[InboundItem]) -> list[Outcome]:
+        return [handler(session, item) for item in items]
+
+    return handle
 
 
 def _handled(item_id: int, outcome: Outcome, tally: Tally) -> dict[str, object]:

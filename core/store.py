@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import make_transient_to_detached
 
-from core.db import upsert_insert
+from core.batch_work import BatchWork
 from core.identity import Author
-from core.models import Attachment, Blob, Message, Ticket
+from core.models import Ticket
 from core.normalized import Inbound
 
-_INSERT_MESSAGE = insert(Message).returning(Message.id)
+_INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
 
 TITLE_LENGTH = 255
 NO_SUBJECT = "(no subject)"
@@ -33,25 +33,33 @@ def ticket_title(inbound: Inbound) -> str:
 
 
 def open_ticket(
-    session: Session,
+    work: BatchWork,
     inbound: Inbound,
     client_id: int,
     department_id: int | None,
     previous_ticket_id: int | None,
-    now: datetime,
 ) -> Ticket:
-    ticket = Ticket(
-        title=ticket_title(inbound),
-        client_id=client_id,
-        department_id=department_id,
-        status="open",
-        priority="medium",
-        custom_fields={"previous_ticket_id": previous_ticket_id} if previous_ticket_id else None,
-        created_at=now,
-        updated_at=now,
-    )
+    """Inserted at once, since its id is needed at once (refs, tags, replies later in the
+    batch); the ORM object is attached without a flush or a reload, which cost more than the
+    insert."""
+    now = work.now
+    values = {
+        "title": ticket_title(inbound),
+        "client_id": client_id,
+        "department_id": department_id,
+        "status": "open",
+        "priority": "medium",
+        "custom_fields": {"previous_ticket_id": previous_ticket_id} if previous_ticket_id else None,
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": None,
+    }
+    session = work.session
+    ticket_id = session.connection().execute(_INSERT_TICKET, values).scalar_one()
+    ticket = Ticket(id=ticket_id, **values)
+    make_transient_to_detached(ticket)
     session.add(ticket)
-    session.flush()
+    work.opened(ticket_id)
     return ticket
 
 
@@ -65,49 +73,36 @@ class StoredMessage:
 
 
 def store_message(
-    session: Session,
+    work: BatchWork,
     ticket: Ticket,
     author: Author | None,
     body: str,
     *,
     channel: str | None,
     internal: bool,
-    now: datetime,
 ) -> StoredMessage:
     """``author`` None is a system message (always internal: it is the desk talking to itself)."""
     internal = internal or author is None
-    message_id = (
-        session.connection()
-        .execute(
-            _INSERT_MESSAGE,
-            {
-                "ticket_id": ticket.id,
-                "user_id": author.user_id if author and author.kind == "agent" else None,
-                "client_id": author.client_id if author and author.kind == "client" else None,
-                "body": body,
-                "is_system_message": author is None,
-                "channel": channel,
-                "is_internal": internal,
-                "created_at": now,
-            },
-        )
-        .scalar_one()
+    message_id = work.add_message(
+        {
+            "ticket_id": ticket.id,
+            "user_id": author.user_id if author and author.kind == "agent" else None,
+            "client_id": author.client_id if author and author.kind == "client" else None,
+            "body": body,
+            "is_system_message": author is None,
+            "channel": channel,
+            "is_internal": internal,
+            "created_at": work.now,
+        }
     )
-    return StoredMessage(message_id, ticket.id, body, internal, now)
+    return StoredMessage(message_id, ticket.id, body, internal, work.now)
 
 
-def store_attachments(session: Session, message: StoredMessage, inbound: Inbound) -> None:
-    if not inbound.attachments:
-        return
-    rows = []
+def store_attachments(work: BatchWork, message: StoredMessage, inbound: Inbound) -> None:
     for attachment in inbound.attachments:
         digest = hashlib.sha256(attachment.content).hexdigest()
-        session.execute(
-            upsert_insert(session)(Blob)
-            .values(sha256=digest, size=len(attachment.content), content=attachment.content)
-            .on_conflict_do_nothing()
-        )
-        rows.append(
+        work.add_attachment(
+            {"sha256": digest, "size": len(attachment.content), "content": attachment.content},
             {
                 "message_id": message.id,
                 "filename": attachment.filename[:255],
@@ -115,6 +110,5 @@ def store_attachments(session: Session, message: StoredMessage, inbound: Inbound
                 "size": len(attachment.content),
                 "sha256": digest,
                 "content_id": attachment.content_id,
-            }
+            },
         )
-    session.execute(insert(Attachment), rows)

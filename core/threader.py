@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from core.batch_work import BatchWork
 from core.identity import Author
 from core.models import (
     Base,
@@ -40,20 +41,6 @@ from core.models import (
 from core.normalized import Inbound
 from core.tokens import ReplyToken, TokenSigner
 
-# Built once: constructing statements costs more than running them on the hot path.
-_REFS = select(MessageRef.external_id, MessageRef.ticket_id, MessageRef.message_id).where(
-    MessageRef.channel == bindparam("channel"),
-    MessageRef.external_id.in_(bindparam("keys", expanding=True)),
-)
-_CLAIM_OWN_REF = (
-    update(MessageRef)
-    .where(
-        MessageRef.channel == bindparam("ref_channel"),
-        MessageRef.external_id == bindparam("ref_id"),
-    )
-    .values(message_id=bindparam("own_message_id"))
-)
-_INSERT_REF = insert(MessageRef)
 _LATEST_TICKET = (
     select(Ticket)
     .where(Ticket.client_id == bindparam("client_id"))
@@ -102,84 +89,68 @@ def thread_keys(inbound: Inbound) -> tuple[str, ...]:
 
 
 def find_thread(
-    session: Session,
+    work: BatchWork,
     inbound: Inbound,
     author: Author,
     token: ReplyToken | None,
-    now: datetime,
     reopen_window: timedelta,
 ) -> ThreadMatch:
-    match = _match(session, inbound, author, token, now)
+    match = _match(work, inbound, author, token)
     ticket = match.ticket
     if (
         ticket is not None
         and ticket.status == "closed"
         and author.kind == "client"
         and not inbound.classification.is_automatic
-        and (ticket.closed_at is None or ticket.closed_at < now - reopen_window)
+        and (ticket.closed_at is None or ticket.closed_at < work.now - reopen_window)
     ):
         return replace(match, ticket=None, via="new", previous_ticket_id=ticket.id)
     return match
 
 
 def _match(
-    session: Session, inbound: Inbound, author: Author, token: ReplyToken | None, now: datetime
+    work: BatchWork, inbound: Inbound, author: Author, token: ReplyToken | None
 ) -> ThreadMatch:
-    keys = thread_keys(inbound)
-    rows = (
-        session.connection().execute(_REFS, {"channel": inbound.channel, "keys": keys}).all()
-        if keys
-        else []
-    )
-    known = frozenset(row.external_id for row in rows)
+    rows = work.refs(inbound.channel, thread_keys(inbound))
+    known = frozenset(row[0] for row in rows)
     own_id = inbound.hints.own_id
     for external_id, _ticket_id, message_id in rows:
         if external_id == own_id and message_id is not None:
             return ThreadMatch(None, "duplicate", duplicate_of=message_id, known_refs=known)
     if token is not None:
-        ticket = session.get(Ticket, token.ticket_id)
+        ticket = work.ticket(token.ticket_id)
         if ticket is not None:
             return ThreadMatch(ticket, "token", known_refs=known)
     ticket_ids = sorted({ticket_id for _external_id, ticket_id, _message_id in rows})
     if ticket_ids:
-        survivor = session.get(Ticket, ticket_ids[0])
+        survivor = work.ticket(ticket_ids[0])
+        assert survivor is not None, "message_refs.ticket_id is a foreign key"
         if len(ticket_ids) > 1:
-            merge_tickets(session, survivor, ticket_ids[1:], now)
+            merge_tickets(work.flush(), survivor, ticket_ids[1:], work.now)
+            work.tickets_merged(survivor.id, ticket_ids[1:])
         return ThreadMatch(survivor, "reference", known_refs=known)
     tag = inbound.hints.subject_tag
     if tag is not None:
-        ticket = session.get(Ticket, tag)
+        ticket = work.ticket(tag)
         if ticket is not None and (author.kind == "agent" or ticket.client_id == author.client_id):
             return ThreadMatch(ticket, "subject_tag", known_refs=known)
     if inbound.hints.threadless and author.client_id is not None:
-        latest = session.scalars(_LATEST_TICKET, {"client_id": author.client_id}).first()
+        latest = work.session.scalars(_LATEST_TICKET, {"client_id": author.client_id}).first()
         if latest is not None:
             return ThreadMatch(latest, "latest", known_refs=known)
     return ThreadMatch(None, "new", known_refs=known)
 
 
 def record_refs(
-    session: Session, inbound: Inbound, match: ThreadMatch, ticket_id: int, message_id: int
+    work: BatchWork, inbound: Inbound, match: ThreadMatch, ticket_id: int, message_id: int
 ) -> None:
     """Bind every thread key of the message to its ticket; its own id also to the message."""
     own_id = inbound.hints.own_id
-    new_rows = [
-        {
-            "channel": inbound.channel,
-            "external_id": key,
-            "ticket_id": ticket_id,
-            "message_id": message_id if key == own_id else None,
-        }
-        for key in thread_keys(inbound)
-        if key not in match.known_refs
-    ]
-    if new_rows:
-        session.connection().execute(_INSERT_REF, new_rows)
+    for key in thread_keys(inbound):
+        if key not in match.known_refs:
+            work.add_ref(inbound.channel, key, ticket_id, message_id if key == own_id else None)
     if own_id in match.known_refs:
-        session.connection().execute(
-            _CLAIM_OWN_REF,
-            {"ref_channel": inbound.channel, "ref_id": own_id, "own_message_id": message_id},
-        )
+        work.claim_ref(inbound.channel, own_id, message_id)
 
 
 def merge_tickets(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.admin.clients import add_client
 from core.admin.users import add_user
+from core.batch_work import BatchWork
 from core.db import make_engine, session_factory
 from core.identity import Author, resolve_author
 from core.models import Client, ClientExternalId, UserOAuthAccount
@@ -35,11 +36,10 @@ def resolve(
     display_name: str | None = None,
 ) -> Author:
     return resolve_author(
-        session,
+        BatchWork(session, NOW),
         SenderIdentity(type, value, display_name),
         token=token,
         settings=settings,
-        now=NOW,
     )
 
 

@@ -17,7 +17,7 @@ from core.backoff import Backoff
 from core.intake import Intake, RawItem
 from core.models import InboundItem, Message
 from core.outcome import Outcome
-from core.processor import Handler, Processor, Tally
+from core.processor import ItemHandler, Processor, Tally, one_at_a_time
 from core.settings import IntakeSettings
 from tests.support.handlers import Poison, clients_named, ignore, park, store_message
 
@@ -54,14 +54,19 @@ def item(sessions: sessionmaker[Session], item_id: int) -> InboundItem:
 
 def processor(
     sessions: sessionmaker[Session],
-    handler: Handler = store_message,
+    handler: ItemHandler = store_message,
     clock: Clock | None = None,
     worker_id: str = "worker-a",
     seed: int = 7,
     **overrides: float,
 ) -> Processor:
     return Processor(
-        sessions, handler, settings(**overrides), clock or Clock(), worker_id, random.Random(seed)
+        sessions,
+        one_at_a_time(handler),
+        settings(**overrides),
+        clock or Clock(),
+        worker_id,
+        random.Random(seed),
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.intake import Intake, RawItem
 from core.models import InboundItem
-from core.processor import Handler, Processor
+from core.processor import Handler, Processor, one_at_a_time
 from core.settings import IntakeSettings
 from daemon.component import State
 from daemon.processor_runner import ProcessorRunner, processor_runner
@@ -41,7 +41,9 @@ async def wait_for_state(runner: ProcessorRunner, state: State) -> None:
 
 
 def make_runner(sessions: sessionmaker[Session], interval: float) -> ProcessorRunner:
-    return ProcessorRunner(Processor(sessions, store_message, IntakeSettings()), interval)
+    return ProcessorRunner(
+        Processor(sessions, one_at_a_time(store_message), IntakeSettings()), interval
+    )
 
 
 async def test_an_accept_in_this_process_wakes_the_idle_processor_at_once(
@@ -80,7 +82,7 @@ def test_the_factory_builds_the_handler_and_sweeps_at_the_configured_interval(en
 
     def build(settings: Settings, _sessions: sessionmaker[Session]) -> Handler:
         built.append(settings)
-        return store_message
+        return one_at_a_time(store_message)
 
     settings = Settings(intake=IntakeSettings(sweep_interval=0.75))
 

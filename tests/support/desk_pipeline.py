@@ -37,9 +37,11 @@ class DeskPipeline:
     signer: TokenSigner
 
     def deliver(self, inbound: Inbound) -> Outcome:
-        """One message through the pipeline in its own committed transaction."""
+        """One message through the pipeline (a batch of one) in its own committed
+        transaction."""
         with self.sessions.begin() as session:
-            return self.pipeline.handle_inbound(session, inbound)
+            (outcome,) = self.pipeline.handle_inbounds(session, [inbound])
+            return outcome
 
 
 def desk_pipeline(

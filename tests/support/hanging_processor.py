@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core.db import make_engine, session_factory
 from core.models import Client, InboundItem
 from core.outcome import Outcome
-from core.processor import Processor
+from core.processor import Processor, one_at_a_time
 from daemon.config import load_settings
 
 HANG_S = 60.0
@@ -37,7 +37,7 @@ def hang(session: Session, item: InboundItem) -> Outcome:
 def main() -> None:
     settings = load_settings(None)
     engine = make_engine(settings.database.url)
-    Processor(session_factory(engine), hang, settings.intake).run_batch()
+    Processor(session_factory(engine), one_at_a_time(hang), settings.intake).run_batch()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.intake import Intake, RawItem, content_key
 from core.models import InboundItem
-from core.processor import Handler, Processor, Tally
+from core.processor import ItemHandler, Processor, Tally, one_at_a_time
 from core.settings import IntakeSettings
 from tests.daemon.cli.conftest import Threadline, columns
 from tests.support.handlers import Poison, ignore, park, store_message
@@ -26,9 +26,11 @@ def accept(sessions: sessionmaker[Session], *raws: bytes) -> list[int]:
     return [a.id for a in accepted]
 
 
-def process(sessions: sessionmaker[Session], handler: Handler) -> Tally:
+def process(sessions: sessionmaker[Session], handler: ItemHandler) -> Tally:
     settings = IntakeSettings(max_attempts=1)
-    return Processor(sessions, handler, settings, rng=random.Random(1)).run_until_idle()
+    return Processor(
+        sessions, one_at_a_time(handler), settings, rng=random.Random(1)
+    ).run_until_idle()
 
 
 def item(sessions: sessionmaker[Session], item_id: int) -> InboundItem:

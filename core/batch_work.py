@@ -1,0 +1,376 @@
+"""The reads and writes of one batch of messages, done a set at a time.
+
+Per message, the pipeline's rules would cost a dozen statements, each far dearer in SQLAlchemy
+than in the database. So the rules ask this object instead: it prefetches what the batch needs
+in a few set queries, answers later reads from those caches *and* from the writes of earlier
+messages of the same batch (a reply may follow its root in one batch), and buffers the
+append-only writes (messages, refs, notifications, outbox rows, attachments) to send them in a
+few multi-row statements at :meth:`flush`. A batch of one is the same code, so every rule has
+one implementation.
+
+It lives for one call of the pipeline inside one transaction and caches nothing beyond it.
+Rows whose ids are needed at once (clients, tickets) are still inserted immediately; message
+ids are allocated ahead (the batch holds the write lock on SQLite, the sequence on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from core.db import upsert_insert
+from core.external_ids import matching_types
+from core.models import (
+    Attachment,
+    Blob,
+    ClientExternalId,
+    Message,
+    MessageRef,
+    Notification,
+    Ticket,
+    User,
+    UserOAuthAccount,
+    ticket_assignments,
+    user_departments,
+)
+from core.outbox import insert_outbox_rows
+
+RefRow = tuple[str, int, int | None]
+"""(external id, ticket id, message id or None) of a ``message_refs`` row."""
+
+# Built once: constructing statements costs more than running them on the hot path.
+_REFS = select(MessageRef.external_id, MessageRef.ticket_id, MessageRef.message_id).where(
+    MessageRef.channel == bindparam("channel"),
+    MessageRef.external_id.in_(bindparam("keys", expanding=True)),
+)
+_TICKETS = select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True)))
+_CLIENT_IDS = select(
+    ClientExternalId.type, ClientExternalId.value, ClientExternalId.client_id, ClientExternalId.id
+).where(
+    ClientExternalId.type.in_(bindparam("types", expanding=True)),
+    ClientExternalId.value.in_(bindparam("values", expanding=True)),
+)
+_SLACK_ACCOUNTS = select(
+    UserOAuthAccount.provider_user_id, UserOAuthAccount.user_id, UserOAuthAccount.id
+).where(
+    UserOAuthAccount.provider == bindparam("provider"),
+    UserOAuthAccount.provider_user_id.in_(bindparam("values", expanding=True)),
+)
+_AGENTS = select(User.id, User.email).where(User.type == "agent").order_by(User.id)
+_MEMBERSHIPS = select(user_departments.c.user_id, user_departments.c.department_id)
+_ASSIGNEES = select(ticket_assignments.c.ticket_id, ticket_assignments.c.user_id).where(
+    ticket_assignments.c.ticket_id.in_(bindparam("ids", expanding=True))
+)
+_RECENT = (
+    select(Message.client_id, func.count())
+    .where(
+        Message.client_id.in_(bindparam("ids", expanding=True)),
+        Message.created_at > bindparam("since"),
+    )
+    .group_by(Message.client_id)
+)
+_INSERT_MESSAGES = insert(Message)
+_INSERT_REFS = insert(MessageRef)
+_CLAIM_REFS = (
+    update(MessageRef)
+    .where(
+        MessageRef.channel == bindparam("ref_channel"),
+        MessageRef.external_id == bindparam("ref_id"),
+    )
+    .values(message_id=bindparam("own_message_id"))
+)
+_INSERT_NOTIFICATIONS = insert(Notification)
+_INSERT_ATTACHMENTS = insert(Attachment)
+_MAX_MESSAGE_ID = select(func.coalesce(func.max(Message.id), 0))
+_NEXT_MESSAGE_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, :count)"
+)
+_ID_CHUNK = 64
+SLACK_PROVIDER = "slack"
+AGENT_ACCOUNT = "agent:slack"
+"""The owner type of an agent's linked Slack account among a value's owners."""
+
+
+class BatchWork:
+    """One batch's caches and write buffers; see the module docstring for why."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+        """One instant for the whole batch, so cached counts and their windows agree."""
+        self._refs: dict[tuple[str, str], RefRow] = {}
+        self._refs_looked_up: set[tuple[str, str]] = set()
+        self._missing_tickets: set[int] = set()
+        self._owner_rows: dict[str, list[tuple[str, int, int]]] = {}
+        """value -> [(type, client id, id)] of client external ids, and [(AGENT_ACCOUNT, user
+        id, id)] of agents' Slack accounts."""
+        self._owners_looked_up: set[tuple[str, str]] = set()
+        self._agents: list[tuple[int, str]] | None = None
+        self._memberships: dict[int, set[int]] = {}
+        self._assignees: dict[int, set[int]] = {}
+        self._recent: dict[int, int] = {}
+        self._recent_since: datetime | None = None
+        self._message_ids: list[int] = []
+        self._next_message_id: int | None = None
+        self._messages: list[dict[str, Any]] = []
+        self._new_refs: list[dict[str, Any]] = []
+        self._claims: list[dict[str, Any]] = []
+        self._notifications: list[dict[str, Any]] = []
+        self._outbox: list[dict[str, Any]] = []
+        self._blobs: dict[str, dict[str, Any]] = {}
+        self._attachments: list[dict[str, Any]] = []
+
+    # -- prefetching ------------------------------------------------------------------------
+
+    def prefetch(
+        self,
+        *,
+        senders: Iterable[tuple[str, str]],
+        keys: Iterable[tuple[str, str]],
+        ticket_ids: Iterable[int],
+    ) -> None:
+        """Load in a few set queries what the batch's messages will ask for: their senders'
+        ids, the refs of their thread keys, and the tickets those refs, tags and tokens name
+        (with their assignees)."""
+        self._load_owners(set(senders))
+        self._load_refs(set(keys))
+        wanted = set(ticket_ids) | {row[1] for row in self._refs.values()}
+        self._load_tickets(wanted)
+
+    def _load_owners(self, senders: set[tuple[str, str]]) -> None:
+        """``senders``: (type, normalized value) pairs; a value's twin types come along."""
+        senders -= self._owners_looked_up
+        if not senders:
+            return
+        self._owners_looked_up |= senders
+        values = list({value for _type, value in senders})
+        types = list({twin for type, _value in senders for twin in matching_types(type)})
+        connection = self.session.connection()
+        for type, value, client_id, row_id in connection.execute(
+            _CLIENT_IDS, {"types": types, "values": values}
+        ):
+            if (type, client_id, row_id) not in self._owner_rows.get(value, []):
+                self._owner_rows.setdefault(value, []).append((type, client_id, row_id))
+        slack = [value for type, value in senders if type == "slack"]
+        if slack:
+            for value, user_id, row_id in connection.execute(
+                _SLACK_ACCOUNTS, {"provider": SLACK_PROVIDER, "values": slack}
+            ):
+                if (AGENT_ACCOUNT, user_id, row_id) not in self._owner_rows.get(value, []):
+                    self._owner_rows.setdefault(value, []).append((AGENT_ACCOUNT, user_id, row_id))
+
+    def _load_refs(self, keys: set[tuple[str, str]]) -> None:
+        """``keys``: (channel, external id) pairs, one query per channel."""
+        keys -= self._refs_looked_up
+        if not keys:
+            return
+        self._refs_looked_up |= keys
+        connection = self.session.connection()
+        for channel in {channel for channel, _key in keys}:
+            wanted = [key for key_channel, key in keys if key_channel == channel]
+            for external_id, ticket_id, message_id in connection.execute(
+                _REFS, {"channel": channel, "keys": wanted}
+            ):
+                self._refs[(channel, external_id)] = (external_id, ticket_id, message_id)
+
+    def _load_tickets(self, ids: set[int]) -> None:
+        identity = self.session.identity_map
+        ids = {
+            ticket_id
+            for ticket_id in ids
+            if ticket_id not in self._missing_tickets
+            and identity.get(self.session.identity_key(Ticket, ticket_id)) is None
+        }
+        if not ids:
+            return
+        found = {ticket.id for ticket in self.session.scalars(_TICKETS, {"ids": list(ids)})}
+        self._missing_tickets |= ids - found
+        self._load_assignees(found)
+
+    def _load_assignees(self, ticket_ids: set[int]) -> None:
+        ticket_ids -= self._assignees.keys()
+        if not ticket_ids:
+            return
+        for ticket_id in ticket_ids:
+            self._assignees[ticket_id] = set()
+        for ticket_id, user_id in self.session.connection().execute(
+            _ASSIGNEES, {"ids": list(ticket_ids)}
+        ):
+            self._assignees[ticket_id].add(user_id)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def owner_rows(self, type: str, value: str) -> list[tuple[str, int, int]]:
+        """The stored owners of a sender's id value: ``(type, owner id, row id)``."""
+        self._load_owners({(type, value)})
+        return self._owner_rows.get(value, [])
+
+    def refs(self, channel: str, keys: Iterable[str]) -> list[RefRow]:
+        keys = list(keys)
+        self._load_refs({(channel, key) for key in keys})
+        return [row for key in keys if (row := self._refs.get((channel, key))) is not None]
+
+    def ticket(self, ticket_id: int) -> Ticket | None:
+        self._load_tickets({ticket_id})
+        if ticket_id in self._missing_tickets:
+            return None
+        return self.session.get(Ticket, ticket_id)
+
+    def agents(self) -> list[tuple[int, str]]:
+        """Every agent (id, email) in id order."""
+        if self._agents is None:
+            connection = self.session.connection()
+            self._agents = [(row.id, row.email) for row in connection.execute(_AGENTS)]
+            for user_id, department_id in connection.execute(_MEMBERSHIPS):
+                self._memberships.setdefault(department_id, set()).add(user_id)
+        return self._agents
+
+    def department_members(self, department_id: int | None) -> set[int]:
+        self.agents()
+        return self._memberships.get(department_id, set()) if department_id else set()
+
+    def assignees(self, ticket_id: int) -> set[int]:
+        self._load_assignees({ticket_id})
+        return self._assignees[ticket_id]
+
+    def recent_messages(self, client_id: int, since: datetime) -> int:
+        """Messages of the client since ``since``, counting this batch's; ``since`` is the same
+        for the whole batch (its clock is), so the counts of earlier clients stay valid."""
+        if self._recent_since != since:
+            self._recent, self._recent_since = {}, since
+        if client_id not in self._recent:
+            wanted = {client_id} | {
+                owner
+                for rows in self._owner_rows.values()
+                for type, owner, _row_id in rows
+                if type != AGENT_ACCOUNT and owner not in self._recent
+            }
+            counts: dict[int, int] = dict(
+                self.session.connection()
+                .execute(_RECENT, {"ids": list(wanted), "since": since})
+                .tuples()
+                .all()
+            )
+            for owner in wanted:
+                self._recent[owner] = counts.get(owner, 0) + sum(
+                    1
+                    for row in self._messages
+                    if row["client_id"] == owner and row["created_at"] > since
+                )
+        return self._recent[client_id]
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def added_owner(self, type: str, value: str, client_id: int, row_id: int) -> None:
+        self._owner_rows.setdefault(value, []).append((type, client_id, row_id))
+
+    def forget_owner(self, type: str, value: str) -> None:
+        """Look the value up again: a concurrent transaction has just stored it."""
+        self._owners_looked_up.discard((type, value))
+
+    def assigned(self, ticket_id: int, user_id: int) -> None:
+        self._assignees.setdefault(ticket_id, set()).add(user_id)
+
+    def opened(self, ticket_id: int) -> None:
+        """A ticket this batch inserted has no assignees but those it records itself."""
+        self._assignees.setdefault(ticket_id, set())
+
+    def add_message(self, row: dict[str, Any]) -> int:
+        """Buffer a ``messages`` row; answers the id it will have."""
+        message_id = self._allocate_message_id()
+        self._messages.append({**row, "id": message_id})
+        client_id = row["client_id"]
+        since = self._recent_since
+        if client_id in self._recent and since is not None and row["created_at"] > since:
+            self._recent[client_id] += 1
+        return message_id
+
+    def add_ref(self, channel: str, key: str, ticket_id: int, message_id: int | None) -> None:
+        self._refs[(channel, key)] = (key, ticket_id, message_id)
+        self._new_refs.append(
+            {
+                "channel": channel,
+                "external_id": key,
+                "ticket_id": ticket_id,
+                "message_id": message_id,
+                "created_at": self.now,
+            }
+        )
+
+    def claim_ref(self, channel: str, key: str, message_id: int) -> None:
+        """A key stored as only referenced becomes the own id of ``message_id``."""
+        _key, ticket_id, _old = self._refs[(channel, key)]
+        self._refs[(channel, key)] = (key, ticket_id, message_id)
+        self._claims.append({"ref_channel": channel, "ref_id": key, "own_message_id": message_id})
+
+    def add_notification(self, row: dict[str, Any]) -> None:
+        self._notifications.append(row)
+
+    def add_outbox(self, row: dict[str, Any]) -> None:
+        self._outbox.append(row)
+
+    def add_attachment(self, blob: dict[str, Any], row: dict[str, Any]) -> None:
+        self._blobs.setdefault(blob["sha256"], blob)
+        self._attachments.append(row)
+
+    def tickets_merged(self, survivor_id: int, absorbed_ids: list[int]) -> None:
+        """After a merge (run on flushed tables): its refs and assignees moved."""
+        absorbed = set(absorbed_ids)
+        for key, (external_id, ticket_id, message_id) in self._refs.items():
+            if ticket_id in absorbed:
+                self._refs[key] = (external_id, survivor_id, message_id)
+        for ticket_id in (survivor_id, *absorbed_ids):
+            self._assignees.pop(ticket_id, None)
+
+    # -- flushing ---------------------------------------------------------------------------
+
+    def flush(self) -> Session:
+        """Write everything buffered, in foreign-key order; answers the session, for rules
+        that must query tables with buffered rows (call it first)."""
+        session = self.session
+        session.flush()
+        connection = session.connection()
+        if self._blobs:
+            blobs = upsert_insert(session)(Blob).on_conflict_do_nothing()
+            connection.execute(blobs, list(self._blobs.values()))
+        for statement, rows in (
+            (_INSERT_MESSAGES, self._messages),
+            (_INSERT_ATTACHMENTS, self._attachments),
+            (_INSERT_REFS, self._new_refs),
+            (_CLAIM_REFS, self._claims),
+            (_INSERT_NOTIFICATIONS, self._notifications),
+        ):
+            if rows:
+                connection.execute(statement, rows)
+        if self._outbox:
+            insert_outbox_rows(connection, self._outbox)
+        for buffer in (
+            self._messages,
+            self._attachments,
+            self._new_refs,
+            self._claims,
+            self._notifications,
+            self._outbox,
+        ):
+            buffer.clear()
+        self._blobs.clear()
+        return session
+
+    def _allocate_message_id(self) -> int:
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            if not self._message_ids:
+                self._message_ids = list(
+                    connection.execute(_NEXT_MESSAGE_IDS, {"count": _ID_CHUNK}).scalars()
+                )
+            return self._message_ids.pop(0)
+        if self._next_message_id is None:
+            # The batch transaction began IMMEDIATE: no other writer until it ends.
+            self._next_message_id = connection.execute(_MAX_MESSAGE_ID).scalar_one() + 1
+        message_id = self._next_message_id
+        self._next_message_id += 1
+        return message_id
