@@ -104,6 +104,7 @@ class BatchWork:
         """One instant for the whole batch, so cached counts and their windows agree."""
         self._refs: dict[tuple[str, str], RefRow] = {}
         self._refs_looked_up: set[tuple[str, str]] = set()
+        self._tickets: dict[int, Ticket] = {}
         self._missing_tickets: set[int] = set()
         self._owner_rows: dict[str, list[tuple[str, int, int]]] = {}
         """value -> [(type, client id, id)] of client external ids, and [(AGENT_ACCOUNT, user
@@ -178,18 +179,16 @@ class BatchWork:
                 self._refs[(channel, external_id)] = (external_id, ticket_id, message_id)
 
     def _load_tickets(self, ids: set[int]) -> None:
-        identity = self.session.identity_map
-        ids = {
-            ticket_id
-            for ticket_id in ids
-            if ticket_id not in self._missing_tickets
-            and identity.get(self.session.identity_key(Ticket, ticket_id)) is None
-        }
+        """Held here, not only in the session's identity map, which lets unreferenced objects
+        go; read without autoflush, since a query never overwrites a pending change."""
+        ids -= self._tickets.keys() | self._missing_tickets
         if not ids:
             return
-        found = {ticket.id for ticket in self.session.scalars(_TICKETS, {"ids": list(ids)})}
-        self._missing_tickets |= ids - found
-        self._load_assignees(found)
+        with self.session.no_autoflush:
+            found = self.session.scalars(_TICKETS, {"ids": list(ids)}).all()
+        self._tickets.update((ticket.id, ticket) for ticket in found)
+        self._missing_tickets |= ids - self._tickets.keys()
+        self._load_assignees({ticket.id for ticket in found})
 
     def _load_assignees(self, ticket_ids: set[int]) -> None:
         ticket_ids -= self._assignees.keys()
@@ -216,9 +215,7 @@ class BatchWork:
 
     def ticket(self, ticket_id: int) -> Ticket | None:
         self._load_tickets({ticket_id})
-        if ticket_id in self._missing_tickets:
-            return None
-        return self.session.get(Ticket, ticket_id)
+        return self._tickets.get(ticket_id)
 
     def agents(self) -> list[tuple[int, str]]:
         """Every agent (id, email) in id order."""
@@ -275,9 +272,12 @@ class BatchWork:
     def assigned(self, ticket_id: int, user_id: int) -> None:
         self._assignees.setdefault(ticket_id, set()).add(user_id)
 
-    def opened(self, ticket_id: int) -> None:
-        """A ticket this batch inserted has no assignees but those it records itself."""
-        self._assignees.setdefault(ticket_id, set())
+    def opened(self, ticket: Ticket) -> None:
+        """A ticket this batch inserted: found from now on (a tag prefetched before it existed
+        may name it), with no assignees but those it records itself."""
+        self._tickets[ticket.id] = ticket
+        self._missing_tickets.discard(ticket.id)
+        self._assignees.setdefault(ticket.id, set())
 
     def add_message(self, row: dict[str, Any]) -> int:
         """Buffer a ``messages`` row; answers the id it will have."""

@@ -59,7 +59,7 @@ def open_ticket(
     ticket = Ticket(id=ticket_id, **values)
     make_transient_to_detached(ticket)
     session.add(ticket)
-    work.opened(ticket_id)
+    work.opened(ticket)
     return ticket
 
 
