@@ -249,7 +249,6 @@ class BatchWork:
             counts: dict[int, int] = dict(
                 self.session.connection()
                 .execute(_RECENT, {"ids": list(wanted), "since": since})
-                .tuples()
                 .all()
             )
             for owner in wanted:

@@ -76,6 +76,33 @@ def test_grouping_into_tickets_does_not_depend_on_arrival_order(
     assert grouping(sessions) == EXPECTED
 
 
+@pytest.mark.parametrize("batch_size", [2, 4, len(THREADS)])
+@pytest.mark.parametrize("seed", range(3))
+def test_grouping_is_the_same_when_messages_share_a_batch(
+    sessions: sessionmaker[Session], seed: int, batch_size: int
+):
+    desk = desk_pipeline(sessions)
+    order = list(THREADS)
+    random.Random(seed).shuffle(order)
+    for start in range(0, len(order), batch_size):
+        outcomes = desk.deliver_batch(order[start : start + batch_size])
+        assert [outcome.status for outcome in outcomes] == ["done"] * len(outcomes)
+    assert grouping(sessions) == EXPECTED
+
+
+def test_a_batch_with_a_tag_for_a_ticket_it_opens_itself_threads_into_it(
+    sessions: sessionmaker[Session],
+):
+    desk = desk_pipeline(sessions)
+    first, tagged = desk.deliver_batch(
+        [
+            email("ada@example.com", "new@mail", subject="Printer"),
+            email("ada@example.com", "tag@mail", subject_tag=1),
+        ]
+    )
+    assert ticket_of(desk, first.message_id) == ticket_of(desk, tagged.message_id) == 1
+
+
 def test_reply_before_its_root_lands_in_the_same_ticket(desk: DeskPipeline):
     reply = desk.deliver(email("ada@example.com", "r2@mail", in_reply_to=("r1@mail",)))
     root = desk.deliver(email("ada@example.com", "r1@mail"))

@@ -39,9 +39,14 @@ class DeskPipeline:
     def deliver(self, inbound: Inbound) -> Outcome:
         """One message through the pipeline (a batch of one) in its own committed
         transaction."""
+        (outcome,) = self.deliver_batch([inbound])
+        return outcome
+
+    def deliver_batch(self, inbounds: list[Inbound]) -> list[Outcome]:
+        """Messages handled together, as the processor hands a batch over: later ones may
+        answer earlier ones of the same batch."""
         with self.sessions.begin() as session:
-            (outcome,) = self.pipeline.handle_inbounds(session, [inbound])
-            return outcome
+            return self.pipeline.handle_inbounds(session, inbounds)
 
 
 def desk_pipeline(
