@@ -71,10 +71,6 @@ def ping(engine: Engine) -> None:
         connection.execute(text("SELECT 1"))
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def upsert_insert(session: Session) -> Callable[..., Any]:
     """The dialect's INSERT, which has ``on_conflict_do_nothing`` on both databases."""
     return sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert

@@ -36,7 +36,3 @@ class ParserRegistry:
                 f"no parser for channel {channel!r} (known: {', '.join(sorted(self._parsers))})"
             ) from None
         return parser(raw, meta)
-
-    @property
-    def channels(self) -> tuple[str, ...]:
-        return tuple(sorted(self._parsers))
