@@ -144,9 +144,11 @@ class Pipeline:
                 "address or thread"
             )
         routing = self._settings.routing
-        session = work.session
-        department_id = route(session, inbound.receiving_address, routing)
+        department_id = route(work.session, inbound.receiving_address, routing)
         ticket = open_ticket(work, inbound, author.client_id, department_id, previous_ticket_id)
+        # An assignment row references the ticket, so the ticket is written first (unless
+        # nobody is ever assigned, the default: then the ticket stays buffered).
+        session = work.session if routing.assignment == "none" else work.written(ticket.id)
         for agent in assign(session, ticket.id, department_id, routing.assignment, work.now):
             work.assigned(ticket.id, agent)
         return ticket
