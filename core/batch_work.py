@@ -126,6 +126,7 @@ class BatchWork:
         """value -> [(type, client id, id)] of client external ids, and [(AGENT_ACCOUNT, user
         id, id)] of agents' Slack accounts."""
         self._owners_looked_up: set[tuple[str, str]] = set()
+        self._new_clients: set[int] = set()
         self._agents: list[tuple[int, str]] | None = None
         self._memberships: dict[int, set[int]] = {}
         self._assignees: dict[int, set[int]] = {}
@@ -264,10 +265,16 @@ class BatchWork:
                 for type, owner, _row_id in rows
                 if type != AGENT_ACCOUNT and owner not in self._recent
             }
-            counts: dict[int, int] = dict(
-                self.session.connection()
-                .execute(_RECENT, {"ids": list(wanted), "since": since})
-                .all()
+            # A client this batch created has no stored messages: no query for a new sender.
+            stored = list(wanted - self._new_clients)
+            counts: dict[int, int] = (
+                dict(
+                    self.session.connection()
+                    .execute(_RECENT, {"ids": stored, "since": since})
+                    .all()
+                )
+                if stored
+                else {}
             )
             for owner in wanted:
                 self._recent[owner] = counts.get(owner, 0) + sum(
@@ -280,7 +287,9 @@ class BatchWork:
     # -- writes -----------------------------------------------------------------------------
 
     def added_owner(self, type: str, value: str, client_id: int, row_id: int) -> None:
+        """A client this batch has just created, with its first id."""
         self._owner_rows.setdefault(value, []).append((type, client_id, row_id))
+        self._new_clients.add(client_id)
 
     def forget_owner(self, type: str, value: str) -> None:
         """Look the value up again: a concurrent transaction has just stored it."""
