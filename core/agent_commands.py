@@ -74,7 +74,8 @@ def apply_commands(work: BatchWork, ticket: Ticket, commands: tuple[Command, ...
 
 
 def _apply(work: BatchWork, ticket: Ticket, command: Command) -> str | None:
-    session, now = work.session, work.now
+    # #assign and #tag write rows referencing the ticket, which may be new in this batch.
+    session, now = work.written(ticket.id), work.now
     argument = command.argument
     if command.name == "note":
         return None

@@ -9,8 +9,10 @@ few multi-row statements at :meth:`flush`. A batch of one is the same code, so e
 one implementation.
 
 It lives for one call of the pipeline inside one transaction and caches nothing beyond it.
-Rows whose ids are needed at once (clients, tickets) are still inserted immediately; message
-ids are allocated ahead (the batch holds the write lock on SQLite, the sequence on PostgreSQL).
+Clients are still inserted immediately (their unique ids settle races with other transactions);
+ticket and message ids are allocated ahead (the batch holds the write lock on SQLite, the
+sequence on PostgreSQL), so new tickets are buffered too, as ORM objects the rules change freely
+until :meth:`flush` inserts them with their final values.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.db import upsert_insert
 from core.external_ids import matching_types
@@ -85,11 +87,25 @@ _CLAIM_REFS = (
 )
 _INSERT_NOTIFICATIONS = insert(Notification)
 _INSERT_ATTACHMENTS = insert(Attachment)
-_MAX_MESSAGE_ID = select(func.coalesce(func.max(Message.id), 0))
-_NEXT_MESSAGE_IDS = text(
-    "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, :count)"
+_LATEST_TICKET = (
+    select(Ticket)
+    .where(Ticket.client_id == bindparam("client_id"))
+    .order_by(Ticket.id.desc())
+    .limit(1)
 )
-_ID_CHUNK = 64
+_INSERT_TICKETS = insert(Ticket)
+_TICKET_COLUMNS = [column.key for column in Ticket.__table__.columns]
+_MAX_ID = {
+    table: select(func.coalesce(func.max(id_column), 0))
+    for table, id_column in (("tickets", Ticket.id), ("messages", Message.id))
+}
+_NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
+)
+_ID_CHUNKS = {"tickets": 1, "messages": 64}
+"""How many ids a PostgreSQL sequence hands out at a time. A batch leaves the rest of its last
+chunk unused: harmless for message ids, but ticket ids are the numbers people quote ([#N]),
+so those come one at a time, without gaps."""
 SLACK_PROVIDER = "slack"
 AGENT_ACCOUNT = "agent:slack"
 """The owner type of an agent's linked Slack account among a value's owners."""
@@ -110,13 +126,16 @@ class BatchWork:
         """value -> [(type, client id, id)] of client external ids, and [(AGENT_ACCOUNT, user
         id, id)] of agents' Slack accounts."""
         self._owners_looked_up: set[tuple[str, str]] = set()
+        self._new_clients: set[int] = set()
         self._agents: list[tuple[int, str]] | None = None
         self._memberships: dict[int, set[int]] = {}
         self._assignees: dict[int, set[int]] = {}
         self._recent: dict[int, int] = {}
         self._recent_since: datetime | None = None
-        self._message_ids: list[int] = []
-        self._next_message_id: int | None = None
+        self._ids: dict[str, list[int]] = {table: [] for table in _MAX_ID}
+        """Ids allocated ahead per table, next last."""
+        self._last_ids: dict[str, int] = {}
+        self._new_tickets: dict[int, Ticket] = {}
         self._messages: list[dict[str, Any]] = []
         self._new_refs: list[dict[str, Any]] = []
         self._claims: list[dict[str, Any]] = []
@@ -246,10 +265,16 @@ class BatchWork:
                 for type, owner, _row_id in rows
                 if type != AGENT_ACCOUNT and owner not in self._recent
             }
-            counts: dict[int, int] = dict(
-                self.session.connection()
-                .execute(_RECENT, {"ids": list(wanted), "since": since})
-                .all()
+            # A client this batch created has no stored messages: no query for a new sender.
+            stored = list(wanted - self._new_clients)
+            counts: dict[int, int] = (
+                dict(
+                    self.session.connection()
+                    .execute(_RECENT, {"ids": stored, "since": since})
+                    .all()
+                )
+                if stored
+                else {}
             )
             for owner in wanted:
                 self._recent[owner] = counts.get(owner, 0) + sum(
@@ -262,7 +287,9 @@ class BatchWork:
     # -- writes -----------------------------------------------------------------------------
 
     def added_owner(self, type: str, value: str, client_id: int, row_id: int) -> None:
+        """A client this batch has just created, with its first id."""
         self._owner_rows.setdefault(value, []).append((type, client_id, row_id))
+        self._new_clients.add(client_id)
 
     def forget_owner(self, type: str, value: str) -> None:
         """Look the value up again: a concurrent transaction has just stored it."""
@@ -271,16 +298,32 @@ class BatchWork:
     def assigned(self, ticket_id: int, user_id: int) -> None:
         self._assignees.setdefault(ticket_id, set()).add(user_id)
 
+    def new_ticket_id(self) -> int:
+        return self._allocate_id("tickets")
+
     def opened(self, ticket: Ticket) -> None:
-        """A ticket this batch inserted: found from now on (a tag prefetched before it existed
-        may name it), with no assignees but those it records itself."""
+        """A ticket this batch opens (its id from :meth:`new_ticket_id`), inserted at
+        :meth:`flush`: found from now on (a tag prefetched before it existed may name it), with
+        no assignees but those it records itself."""
+        self._new_tickets[ticket.id] = ticket
         self._tickets[ticket.id] = ticket
         self._missing_tickets.discard(ticket.id)
         self._assignees.setdefault(ticket.id, set())
 
+    def written(self, ticket_id: int) -> Session:
+        """The session, with the ticket's row in the database: for a rule that writes a row
+        referencing it at once."""
+        return self.flush() if ticket_id in self._new_tickets else self.session
+
+    def latest_ticket(self, client_id: int) -> Ticket | None:
+        """The client's ticket with the highest id, among the stored and this batch's new ones."""
+        stored = self.session.scalars(_LATEST_TICKET, {"client_id": client_id}).first()
+        new = [ticket for ticket in self._new_tickets.values() if ticket.client_id == client_id]
+        return max([*new, *([stored] if stored else [])], key=lambda t: t.id, default=None)
+
     def add_message(self, row: dict[str, Any]) -> int:
         """Buffer a ``messages`` row; answers the id it will have."""
-        message_id = self._allocate_message_id()
+        message_id = self._allocate_id("messages")
         self._messages.append({**row, "id": message_id})
         client_id = row["client_id"]
         since = self._recent_since
@@ -331,8 +374,19 @@ class BatchWork:
         """Write everything buffered, in foreign-key order; answers the session, for rules
         that must query tables with buffered rows (call it first)."""
         session = self.session
-        session.flush()
         connection = session.connection()
+        if self._new_tickets:
+            tickets = list(self._new_tickets.values())
+            connection.execute(
+                _INSERT_TICKETS,
+                [{key: getattr(ticket, key) for key in _TICKET_COLUMNS} for ticket in tickets],
+            )
+            self._new_tickets.clear()
+            # Now persistent as they are: later changes go through the ORM's UPDATE.
+            for ticket in tickets:
+                make_transient_to_detached(ticket)
+                session.add(ticket)
+        session.flush()
         if self._blobs:
             blobs = upsert_insert(session)(Blob).on_conflict_do_nothing()
             connection.execute(blobs, list(self._blobs.values()))
@@ -359,17 +413,23 @@ class BatchWork:
         self._blobs.clear()
         return session
 
-    def _allocate_message_id(self) -> int:
-        connection = self.session.connection()
-        if connection.dialect.name == "postgresql":
-            if not self._message_ids:
-                self._message_ids = list(
-                    connection.execute(_NEXT_MESSAGE_IDS, {"count": _ID_CHUNK}).scalars()
+    def _allocate_id(self, table: str) -> int:
+        """From the sequence on PostgreSQL; on SQLite after the largest id, then after this
+        batch's own (the batch transaction began IMMEDIATE: no other writer until it ends)."""
+        ids = self._ids[table]
+        if not ids:
+            connection = self.session.connection()
+            if connection.dialect.name == "postgresql":
+                ids.extend(
+                    connection.execute(
+                        _NEXT_IDS, {"table": table, "count": _ID_CHUNKS[table]}
+                    ).scalars()
                 )
-            return self._message_ids.pop(0)
-        if self._next_message_id is None:
-            # The batch transaction began IMMEDIATE: no other writer until it ends.
-            self._next_message_id = connection.execute(_MAX_MESSAGE_ID).scalar_one() + 1
-        message_id = self._next_message_id
-        self._next_message_id += 1
-        return message_id
+            else:
+                last = self._last_ids.get(table)
+                if last is None:
+                    last = connection.execute(_MAX_ID[table]).scalar_one()
+                ids.extend(range(last + 1, last + 1 + _ID_CHUNKS[table]))
+            ids.reverse()
+        allocated = self._last_ids[table] = ids.pop()
+        return allocated

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.admin.names import NAME_LENGTH
@@ -100,30 +101,36 @@ def _known(work: BatchWork, type: str, address: str) -> Author | None:
 
 
 _NEW_CLIENT = insert(Client.__table__).returning(Client.__table__.c.id)
-_NEW_ID = insert(ClientExternalId.__table__).returning(ClientExternalId.__table__.c.id)
+_NEW_ID = {
+    dialect: insert_of(ClientExternalId.__table__)
+    .on_conflict_do_nothing(index_elements=["type", "value"])
+    .returning(ClientExternalId.__table__.c.id)
+    for dialect, insert_of in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
+"""Per dialect, built once: building a statement costs more than running it."""
+_DROP_CLIENT = delete(Client.__table__).where(Client.__table__.c.id == bindparam("client_id"))
 
 
 def _create_client(work: BatchWork, sender: SenderIdentity, address: str) -> Author:
-    """Concurrent first messages from one sender race on the unique (type, value): the loser's
-    client and id vanish with its savepoint, and it answers the winner's client instead."""
+    """Concurrent first messages from one sender race on the unique (type, value). The id is
+    inserted ``ON CONFLICT DO NOTHING`` rather than in a SAVEPOINT (which would also flush the
+    session for every new sender): a loser's insert waits for the winner's commit, then stores
+    nothing, and the loser drops its own client and answers the winner's instead."""
     session, now = work.session, work.now
     name = (sender.display_name or "").strip()[:NAME_LENGTH] or address
-    savepoint = session.begin_nested()  # flushes earlier work first, outside the except below
-    try:
-        with savepoint:
-            connection = session.connection()
-            client_id = connection.execute(
-                _NEW_CLIENT, {"name": name, "created_at": now, "updated_at": now}
-            ).scalar_one()
-            row_id = connection.execute(
-                _NEW_ID,
-                {"client_id": client_id, "type": sender.type, "value": address, "created_at": now},
-            ).scalar_one()
-    except IntegrityError:
+    connection = session.connection()
+    client_id = connection.execute(
+        _NEW_CLIENT, {"name": name, "created_at": now, "updated_at": now}
+    ).scalar_one()
+    row_id = connection.execute(
+        _NEW_ID[connection.dialect.name],
+        {"client_id": client_id, "type": sender.type, "value": address, "created_at": now},
+    ).scalar_one_or_none()
+    if row_id is None:
+        connection.execute(_DROP_CLIENT, {"client_id": client_id})
         work.forget_owner(sender.type, address)
         winner = _known(work, sender.type, address)
-        if winner is None:
-            raise
+        assert winner is not None, "a conflict means the winner's id is committed"
         return winner
     work.added_owner(sender.type, address, client_id, row_id)
     return Author("client", client_id, None, address)

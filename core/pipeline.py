@@ -19,10 +19,11 @@ from core.batch_work import BatchWork
 from core.fanout import FanOut, fan_out
 from core.identity import Author, resolve_author, sender_key
 from core.lifecycle import on_message
-from core.models import InboundItem, Ticket
+from core.models import Ticket
 from core.normalized import Classification, Inbound
 from core.outcome import Outcome, Park
 from core.parsers import ParserRegistry, UnknownChannel
+from core.processor import QueuedItem
 from core.routing import assign, route
 from core.screening import outbound_allowed
 from core.settings import IdentitySettings, RoutingSettings, ThreadingSettings, TicketSettings
@@ -53,7 +54,7 @@ class Pipeline:
         self._clock = clock
         self._reopen_window = timedelta(days=settings.threading.reopen_window_days)
 
-    def handle(self, session: Session, items: Sequence[InboundItem]) -> list[Outcome]:
+    def handle(self, session: Session, items: Sequence[QueuedItem]) -> list[Outcome]:
         """The processor's handler: parse the raw items, then handle the messages."""
         inbounds = []
         for item in items:
@@ -144,9 +145,11 @@ class Pipeline:
                 "address or thread"
             )
         routing = self._settings.routing
-        session = work.session
-        department_id = route(session, inbound.receiving_address, routing)
+        department_id = route(work.session, inbound.receiving_address, routing)
         ticket = open_ticket(work, inbound, author.client_id, department_id, previous_ticket_id)
+        # An assignment row references the ticket, so the ticket is written first (unless
+        # nobody is ever assigned, the default: then the ticket stays buffered).
+        session = work.session if routing.assignment == "none" else work.written(ticket.id)
         for agent in assign(session, ticket.id, department_id, routing.assignment, work.now):
             work.assigned(ticket.id, agent)
         return ticket

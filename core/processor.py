@@ -16,6 +16,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import Text, bindparam, func, or_, select, update
@@ -27,7 +28,24 @@ from core.models.base import now_utc
 from core.outcome import Outcome, Park
 from core.settings import IntakeSettings
 
-Handler = Callable[[Session, Sequence[InboundItem]], list[Outcome]]
+
+class QueuedItem(Protocol):
+    """What a handler reads of a claimed item: a Core row of ``inbound_items``, read-only (the
+    processor alone writes items), since loading ORM objects cost more than handling some."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def raw(self) -> bytes: ...
+    @property
+    def meta(self) -> dict[str, Any] | None: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+Handler = Callable[[Session, Sequence[QueuedItem]], list[Outcome]]
 """Handles items in the batch transaction and says how each ended, in order (a whole batch at
 once, so it can read and write a set at a time); raises :class:`Park` when retrying cannot help,
 anything else for a failure worth retrying. The processor alone writes the items' rows. A batch
@@ -35,7 +53,7 @@ in which an item failed is rolled back and run again an item at a time, so a han
 twice for one attempt: it must keep nothing of a run outside the transaction (no cache of rows
 it has not seen committed)."""
 
-ItemHandler = Callable[[Session, InboundItem], Outcome]
+ItemHandler = Callable[[Session, QueuedItem], Outcome]
 """A handler that takes one item at a time; :func:`one_at_a_time` makes it a :data:`Handler`."""
 
 Clock = Callable[[], datetime]
@@ -45,6 +63,20 @@ MAX_ERROR_CHARS = 500
 
 _items = InboundItem.__table__
 _log = structlog.get_logger(__name__)
+_CLAIMED_ITEMS = (
+    select(_items.c.id, _items.c.channel, _items.c.raw, _items.c.meta, _items.c.attempts)
+    .where(
+        _items.c.id.in_(bindparam("ids", expanding=True)),
+        _items.c.lease_owner == bindparam("worker_id"),
+        _items.c.status == "pending",
+    )
+    .order_by(_items.c.id)
+    # Waits rather than skips: another worker's claim may hold one of these rows for an
+    # instant (locked before it saw the lease), and skipping would leave the item behind
+    # until this lease expires.
+    .with_for_update()
+)
+"""The claimed items still leased to this worker, as Core rows (see :class:`QueuedItem`)."""
 
 
 @dataclass
@@ -159,19 +191,11 @@ class Processor:
     def _process(self, claimed: list[int], isolated: bool) -> Tally:
         tally = Tally()
         with self._sessions.begin() as session:
-            items = session.scalars(
-                select(InboundItem)
-                .where(
-                    InboundItem.id.in_(claimed),
-                    InboundItem.lease_owner == self.worker_id,
-                    InboundItem.status == "pending",
-                )
-                .order_by(InboundItem.id)
-                # Waits rather than skips: another worker's claim may hold one of these rows
-                # for an instant (locked before it saw the lease), and skipping would leave the
-                # item behind until this lease expires.
-                .with_for_update()
-            ).all()
+            items = (
+                session.connection()
+                .execute(_CLAIMED_ITEMS, {"ids": claimed, "worker_id": self.worker_id})
+                .all()
+            )
             if isolated:
                 self._record(session, *self._handle_each(session, items, tally))
             else:
@@ -179,7 +203,7 @@ class Processor:
         return tally
 
     def _handle_all(
-        self, session: Session, items: Sequence[InboundItem], tally: Tally
+        self, session: Session, items: Sequence[QueuedItem], tally: Tally
     ) -> list[dict[str, object]]:
         """The whole batch in one call of the handler: the fast way, while nothing fails."""
         try:
@@ -192,7 +216,7 @@ class Processor:
         ]
 
     def _handle_each(
-        self, session: Session, items: Sequence[InboundItem], tally: Tally
+        self, session: Session, items: Sequence[QueuedItem], tally: Tally
     ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
         """Each item as a batch of one in its own SAVEPOINT: a failure stays that item's."""
         handled: list[dict[str, object]] = []
@@ -283,7 +307,7 @@ class Processor:
 def one_at_a_time(handler: ItemHandler) -> Handler:
     """A batch handler that hands ``handler`` each item in turn."""
 
-    def handle(session: Session, items: Sequence[InboundItem]) -> list[Outcome]:
+    def handle(session: Session, items: Sequence[QueuedItem]) -> list[Outcome]:
         return [handler(session, item) for item in items]
 
     return handle

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.batch_work import BatchWork
@@ -41,12 +41,6 @@ from core.models import (
 from core.normalized import Inbound
 from core.tokens import ReplyToken, TokenSigner
 
-_LATEST_TICKET = (
-    select(Ticket)
-    .where(Ticket.client_id == bindparam("client_id"))
-    .order_by(Ticket.id.desc())
-    .limit(1)
-)
 _EMBEDDED_TOKEN = re.compile(r"t[1-9][0-9]*(?:a[1-9][0-9]*)?-[a-z2-7]{16}", re.IGNORECASE)
 
 
@@ -135,7 +129,7 @@ def _match(
         if ticket is not None and (author.kind == "agent" or ticket.client_id == author.client_id):
             return ThreadMatch(ticket, "subject_tag", known_refs=known)
     if inbound.hints.threadless and author.client_id is not None:
-        latest = work.session.scalars(_LATEST_TICKET, {"client_id": author.client_id}).first()
+        latest = work.latest_ticket(author.client_id)
         if latest is not None:
             return ThreadMatch(latest, "latest", known_refs=known)
     return ThreadMatch(None, "new", known_refs=known)
