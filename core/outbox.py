@@ -8,7 +8,6 @@ outside that transaction.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -62,17 +61,9 @@ def enqueue(session: Session, outgoing: Outgoing) -> int | None:
     Returns the new row's id, or None when a row with the same idempotency key exists already
     (the cause was handled before), so the caller's retry stays harmless on either database.
     """
-    ids = enqueue_all(session, [outgoing])
-    return ids[0] if ids else None
-
-
-def enqueue_all(session: Session, outgoing: Sequence[Outgoing]) -> list[int]:
-    """Several rows in one statement; answers the ids of those that were new."""
-    if not outgoing:
-        return []
     connection = session.connection()
-    rows = [outbox_row(item) for item in outgoing]
-    return list(connection.execute(_INSERT[connection.dialect.name], rows).scalars())
+    statement = _INSERT[connection.dialect.name]
+    return connection.execute(statement, outbox_row(outgoing)).scalar_one_or_none()
 
 
 def outbox_row(outgoing: Outgoing) -> dict[str, Any]:
@@ -90,7 +81,7 @@ def outbox_row(outgoing: Outgoing) -> dict[str, Any]:
 
 def insert_outbox_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Many rows in one executemany, for a batch that needs no ids back; a row whose key is
-    queued already is skipped, as in :func:`enqueue_all`."""
+    queued already is skipped, as in :func:`enqueue`."""
     connection.execute(_INSERT_IGNORING[connection.dialect.name], rows)
 
 
