@@ -71,6 +71,14 @@ def ping(engine: Engine) -> None:
         connection.execute(text("SELECT 1"))
 
 
+DIALECT_INSERTS: dict[str, Callable[..., Any]] = {
+    "sqlite": sqlite_insert,
+    "postgresql": postgresql_insert,
+}
+"""Each database's INSERT, which has ``on_conflict_do_nothing`` on both; hot paths build their
+statements from it once per dialect."""
+
+
 def upsert_insert(session: Session) -> Callable[..., Any]:
-    """The dialect's INSERT, which has ``on_conflict_do_nothing`` on both databases."""
-    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+    """The INSERT of the session's database."""
+    return DIALECT_INSERTS[session.get_bind().dialect.name]

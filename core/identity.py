@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import bindparam, delete, insert
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.admin.names import NAME_LENGTH
 from core.batch_work import AGENT_ACCOUNT, BatchWork
+from core.db import DIALECT_INSERTS
 from core.external_ids import InvalidExternalId, matching_types, normalize
 from core.models import Client, ClientExternalId, User
 from core.normalized import SenderIdentity
@@ -105,7 +104,7 @@ _NEW_ID = {
     dialect: insert_of(ClientExternalId.__table__)
     .on_conflict_do_nothing(index_elements=["type", "value"])
     .returning(ClientExternalId.__table__.c.id)
-    for dialect, insert_of in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+    for dialect, insert_of in DIALECT_INSERTS.items()
 }
 """Per dialect, built once: building a statement costs more than running it."""
 _DROP_CLIENT = delete(Client.__table__).where(Client.__table__.c.id == bindparam("client_id"))

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from core.db import DIALECT_INSERTS
 from core.models import OutboxItem
 
 Kind = Literal["reply", "notification", "acknowledgement"]
@@ -25,7 +24,7 @@ MAX_IDEMPOTENCY_KEY = 255
 # Built once per dialect: constructing statements costs more than running them.
 _INSERT_IGNORING = {
     name: insert(OutboxItem).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+    for name, insert in DIALECT_INSERTS.items()
 }
 _INSERT = {name: statement.returning(OutboxItem.id) for name, statement in _INSERT_IGNORING.items()}
 
