@@ -75,6 +75,23 @@ class ThreadHints:
 
 
 @dataclass(frozen=True)
+class Bounce:
+    """A delivery report about mail we sent (RFC 3464): which address failed and how."""
+
+    recipient: str
+    """The address that could not be reached, as the report names it."""
+    status: str
+    """The enhanced status code (``5.1.1``); ``5.x.x`` is permanent, ``4.x.x`` a delay."""
+    original_id: str | None = None
+    """The Message-ID of our mail that bounced, when the report returns its headers."""
+    diagnostic: str = ""
+
+    @property
+    def permanent(self) -> bool:
+        return self.status.startswith("5")
+
+
+@dataclass(frozen=True)
 class Inbound:
     channel: str
     sender: SenderIdentity
@@ -90,6 +107,8 @@ class Inbound:
     sent_at: datetime | None = None
     receiving_address: str | None = None
     """Where it arrived (mailbox address, Slack channel, WhatsApp number): routing reads it."""
+    bounces: tuple[Bounce, ...] = ()
+    """Set on a delivery report (classification ``bounce``): one per failed recipient."""
 
     @property
     def body(self) -> str:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from channels.email.settings import SmtpSettings
+from channels.email.settings import EmailSettings, ImapSettings, SmarthostSettings, SmtpSettings
 from core.config_types import Listen, ListenAddress
 from core.settings import (
     DatabaseSettings,
@@ -40,7 +40,10 @@ class DaemonSettings(Section):
 class Settings(Section):
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings = HttpSettings()
+    email: EmailSettings = EmailSettings()
     smtp: SmtpSettings = SmtpSettings()
+    smarthost: SmarthostSettings = SmarthostSettings()
+    imap: ImapSettings = ImapSettings()
     identity: IdentitySettings = IdentitySettings()
     threading: ThreadingSettings = ThreadingSettings()
     tickets: TicketSettings = TicketSettings()
