@@ -21,14 +21,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from core.db import upsert_insert
+from core.bulk import BulkInsert
 from core.external_ids import matching_types
 from core.models import (
     Attachment,
     Blob,
+    Client,
     ClientExternalId,
     Message,
     MessageRef,
@@ -75,8 +76,23 @@ _RECENT = (
     )
     .group_by(Message.client_id)
 )
-_INSERT_MESSAGES = insert(Message)
-_INSERT_REFS = insert(MessageRef)
+_INSERT_MESSAGES = BulkInsert(
+    Message.__table__,
+    (
+        "id",
+        "ticket_id",
+        "user_id",
+        "client_id",
+        "body",
+        "is_system_message",
+        "channel",
+        "is_internal",
+        "created_at",
+    ),
+)
+_INSERT_REFS = BulkInsert(
+    MessageRef.__table__, ("channel", "external_id", "ticket_id", "message_id", "created_at")
+)
 _CLAIM_REFS = (
     update(MessageRef)
     .where(
@@ -85,27 +101,39 @@ _CLAIM_REFS = (
     )
     .values(message_id=bindparam("own_message_id"))
 )
-_INSERT_NOTIFICATIONS = insert(Notification)
-_INSERT_ATTACHMENTS = insert(Attachment)
+_INSERT_NOTIFICATIONS = BulkInsert(
+    Notification.__table__, ("user_id", "ticket_id", "type", "content", "created_at")
+)
+_INSERT_ATTACHMENTS = BulkInsert(
+    Attachment.__table__,
+    ("message_id", "filename", "content_type", "size", "sha256", "content_id"),
+)
+_INSERT_BLOBS = BulkInsert(
+    Blob.__table__, ("sha256", "size", "content"), skip_conflicts_on=("sha256",)
+)
 _LATEST_TICKET = (
     select(Ticket)
     .where(Ticket.client_id == bindparam("client_id"))
     .order_by(Ticket.id.desc())
     .limit(1)
 )
-_INSERT_TICKETS = insert(Ticket)
 _TICKET_COLUMNS = [column.key for column in Ticket.__table__.columns]
+_INSERT_TICKETS = BulkInsert(Ticket.__table__, _TICKET_COLUMNS)
 _MAX_ID = {
     table: select(func.coalesce(func.max(id_column), 0))
-    for table, id_column in (("tickets", Ticket.id), ("messages", Message.id))
+    for table, id_column in (
+        ("tickets", Ticket.id),
+        ("messages", Message.id),
+        ("clients", Client.id),
+    )
 }
 _NEXT_IDS = text(
     "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
 )
 _ID_CHUNKS = {"tickets": 1, "messages": 64}
 """How many ids a PostgreSQL sequence hands out at a time. A batch leaves the rest of its last
-chunk unused: harmless for message ids, but ticket ids are the numbers people quote ([#N]),
-so those come one at a time, without gaps."""
+chunk unused: harmless for message ids, but ticket ids are the numbers people quote ([#N]), so
+beyond the batch's reservation (:meth:`BatchWork.reserve_ticket_ids`) they come one at a time."""
 SLACK_PROVIDER = "slack"
 AGENT_ACCOUNT = "agent:slack"
 """The owner type of an agent's linked Slack account among a value's owners."""
@@ -298,6 +326,21 @@ class BatchWork:
     def assigned(self, ticket_id: int, user_id: int) -> None:
         self._assignees.setdefault(ticket_id, set()).add(user_id)
 
+    def reserve_ticket_ids(self, count: int) -> None:
+        """Allocate the ids of the tickets the batch is expected to open, in one go."""
+        if count > 0:
+            self._allocate_ids("tickets", count)
+
+    def new_client_ids(self, count: int) -> list[int]:
+        """Ids for clients about to be inserted, in one allocation."""
+        ids = self._ids["clients"]
+        if len(ids) < count:
+            self._allocate_ids("clients", count - len(ids))
+        taken = [ids.pop() for _ in range(count)]
+        if taken:
+            self._last_ids["clients"] = taken[-1]
+        return taken
+
     def new_ticket_id(self) -> int:
         return self._allocate_id("tickets")
 
@@ -377,8 +420,8 @@ class BatchWork:
         connection = session.connection()
         if self._new_tickets:
             tickets = list(self._new_tickets.values())
-            connection.execute(
-                _INSERT_TICKETS,
+            _INSERT_TICKETS.execute(
+                connection,
                 [{key: getattr(ticket, key) for key in _TICKET_COLUMNS} for ticket in tickets],
             )
             self._new_tickets.clear()
@@ -387,20 +430,17 @@ class BatchWork:
                 make_transient_to_detached(ticket)
                 session.add(ticket)
         session.flush()
-        if self._blobs:
-            blobs = upsert_insert(session)(Blob).on_conflict_do_nothing()
-            connection.execute(blobs, list(self._blobs.values()))
+        _INSERT_BLOBS.execute(connection, list(self._blobs.values()))
         for statement, rows in (
             (_INSERT_MESSAGES, self._messages),
             (_INSERT_ATTACHMENTS, self._attachments),
             (_INSERT_REFS, self._new_refs),
-            (_CLAIM_REFS, self._claims),
-            (_INSERT_NOTIFICATIONS, self._notifications),
         ):
-            if rows:
-                connection.execute(statement, rows)
-        if self._outbox:
-            insert_outbox_rows(connection, self._outbox)
+            statement.execute(connection, rows)
+        if self._claims:
+            connection.execute(_CLAIM_REFS, self._claims)
+        _INSERT_NOTIFICATIONS.execute(connection, self._notifications)
+        insert_outbox_rows(connection, self._outbox)
         for buffer in (
             self._messages,
             self._attachments,
@@ -414,22 +454,22 @@ class BatchWork:
         return session
 
     def _allocate_id(self, table: str) -> int:
-        """From the sequence on PostgreSQL; on SQLite after the largest id, then after this
-        batch's own (the batch transaction began IMMEDIATE: no other writer until it ends)."""
-        ids = self._ids[table]
-        if not ids:
-            connection = self.session.connection()
-            if connection.dialect.name == "postgresql":
-                ids.extend(
-                    connection.execute(
-                        _NEXT_IDS, {"table": table, "count": _ID_CHUNKS[table]}
-                    ).scalars()
-                )
-            else:
-                last = self._last_ids.get(table)
-                if last is None:
-                    last = connection.execute(_MAX_ID[table]).scalar_one()
-                ids.extend(range(last + 1, last + 1 + _ID_CHUNKS[table]))
-            ids.reverse()
-        allocated = self._last_ids[table] = ids.pop()
+        if not self._ids[table]:
+            self._allocate_ids(table, _ID_CHUNKS[table])
+        allocated = self._last_ids[table] = self._ids[table].pop()
         return allocated
+
+    def _allocate_ids(self, table: str, count: int) -> None:
+        """From the sequence on PostgreSQL; on SQLite after the largest id, then after this
+        batch's own (the batch transaction began IMMEDIATE: no other writer until it ends, and
+        ids it leaves unused are taken by the next batch)."""
+        ids = self._ids[table]
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            fresh = list(connection.execute(_NEXT_IDS, {"table": table, "count": count}).scalars())
+        else:
+            last = ids[0] if ids else self._last_ids.get(table)
+            if last is None:
+                last = connection.execute(_MAX_ID[table]).scalar_one()
+            fresh = list(range(last + 1, last + 1 + count))
+        ids[:0] = reversed(fresh)

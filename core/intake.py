@@ -15,17 +15,22 @@ from typing import Any, TypeVar
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import upsert_insert
+from core.bulk import BulkInsert
 from core.models import InboundItem
 
 MAX_DEDUP_KEY = 255
 
 ROWS_PER_STATEMENT = 100
-"""An inserted row binds 8 parameters (a looked-up key 2): 100 rows stay under 999, the
-lowest variable limit SQLite builds still ship with, and far under PostgreSQL's 65,535."""
+"""A looked-up key binds 2 parameters: 100 keys stay under 999, the lowest variable limit
+SQLite builds still ship with, and far under PostgreSQL's 65,535."""
 
 Key = tuple[str, str]
-_items = InboundItem.__table__
+_INSERT_ITEMS = BulkInsert(
+    InboundItem.__table__,
+    ("channel", "dedup_key", "raw", "meta"),
+    skip_conflicts_on=("channel", "dedup_key"),
+    returning=("id", "channel", "dedup_key"),
+)
 T = TypeVar("T")
 
 
@@ -93,22 +98,14 @@ class Intake:
 def _insert_new(session: Session, items: dict[Key, RawItem]) -> dict[Key, int]:
     """Ids of the rows this call inserted; a key already stored (or being stored by a concurrent
     transaction, which PostgreSQL waits for) is skipped without an error."""
-    statement = (
-        upsert_insert(session)(_items)
-        .on_conflict_do_nothing(index_elements=["channel", "dedup_key"])
-        .returning(_items.c.id, _items.c.channel, _items.c.dedup_key)
-    )
-    created: dict[Key, int] = {}
-    for chunk in _chunks(list(items.items())):
-        rows = [
-            {"channel": channel, "dedup_key": key, "raw": item.raw, "meta": item.meta}
-            for (channel, key), item in chunk
-        ]
-        # executemany: one compiled statement, sent as one multi-row INSERT per chunk.
-        created.update(
-            {(channel, key): id_ for id_, channel, key in session.execute(statement, rows)}
-        )
-    return created
+    rows = [
+        {"channel": channel, "dedup_key": key, "raw": item.raw, "meta": item.meta}
+        for (channel, key), item in items.items()
+    ]
+    return {
+        (channel, key): id_
+        for id_, channel, key in _INSERT_ITEMS.execute(session.connection(), rows)
+    }
 
 
 def _ids_of(session: Session, keys: list[Key]) -> dict[Key, int]:

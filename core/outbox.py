@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from core.bulk import BulkInsert
 from core.db import DIALECT_INSERTS
 from core.models import OutboxItem
 
@@ -27,6 +28,11 @@ _INSERT_IGNORING = {
     for name, insert in DIALECT_INSERTS.items()
 }
 _INSERT = {name: statement.returning(OutboxItem.id) for name, statement in _INSERT_IGNORING.items()}
+_BULK_INSERT = BulkInsert(
+    OutboxItem.__table__,
+    ("idempotency_key", "channel", "kind", "recipient", "ticket_id", "message_id", "payload"),
+    skip_conflicts_on=("idempotency_key",),
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ def outbox_row(outgoing: Outgoing) -> dict[str, Any]:
 def insert_outbox_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Many rows in one executemany, for a batch that needs no ids back; a row whose key is
     queued already is skipped, as in :func:`enqueue`."""
-    connection.execute(_INSERT_IGNORING[connection.dialect.name], rows)
+    _BULK_INSERT.execute(connection, rows)
 
 
 def _column_key(key: str) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from core.agent_commands import AgentReply, apply_commands, parse_agent_reply
 from core.batch_work import BatchWork
 from core.fanout import FanOut, fan_out
-from core.identity import Author, resolve_author, sender_key
+from core.identity import Author, create_unknown_senders, resolve_author, sender_key
 from core.lifecycle import on_message
 from core.models import Ticket
 from core.normalized import Classification, Inbound
@@ -28,7 +28,13 @@ from core.routing import assign, route
 from core.screening import outbound_allowed
 from core.settings import IdentitySettings, RoutingSettings, ThreadingSettings, TicketSettings
 from core.store import open_ticket, store_attachments, store_message
-from core.threader import find_thread, record_refs, thread_keys, verified_token
+from core.threader import (
+    find_thread,
+    record_refs,
+    surely_new_tickets,
+    thread_keys,
+    verified_token,
+)
 from core.tokens import ReplyToken, TokenSigner
 
 
@@ -70,14 +76,17 @@ class Pipeline:
         work = BatchWork(session, self._clock())
         tokens = [verified_token(inbound, self._signer) for inbound in inbounds]
         identity = self._settings.identity
+        senders = [sender_key(inbound.sender, identity) for inbound in inbounds]
         work.prefetch(
-            senders=[key for inbound in inbounds if (key := sender_key(inbound.sender, identity))],
+            senders=[key for key in senders if key is not None],
             keys=[(inbound.channel, key) for inbound in inbounds for key in thread_keys(inbound)],
             ticket_ids=[
                 *(token.ticket_id for token in tokens if token is not None),
                 *(tag for inbound in inbounds if (tag := inbound.hints.subject_tag) is not None),
             ],
         )
+        create_unknown_senders(work, inbounds, tokens, senders, identity)
+        work.reserve_ticket_ids(surely_new_tickets(work, inbounds, tokens, senders))
         outcomes = [
             self._handle(work, inbound, token)
             for inbound, token in zip(inbounds, tokens, strict=True)

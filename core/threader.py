@@ -19,6 +19,7 @@ ticket's own client or an agent, (4) for thread-less channels the client's lates
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +39,7 @@ from core.models import (
     ticket_assignments,
     ticket_tags,
 )
-from core.normalized import Inbound
+from core.normalized import Classification, Inbound
 from core.tokens import ReplyToken, TokenSigner
 
 _EMBEDDED_TOKEN = re.compile(r"t[1-9][0-9]*(?:a[1-9][0-9]*)?-[a-z2-7]{16}", re.IGNORECASE)
@@ -133,6 +134,35 @@ def _match(
         if latest is not None:
             return ThreadMatch(latest, "latest", known_refs=known)
     return ThreadMatch(None, "new", known_refs=known)
+
+
+def surely_new_tickets(
+    work: BatchWork,
+    inbounds: Sequence[Inbound],
+    tokens: Sequence[ReplyToken | None],
+    senders: Sequence[tuple[str, str] | None],
+) -> int:
+    """How many of a batch's messages will open a ticket, judged before handling them from the
+    prefetched caches, so the new tickets' ids come in one allocation. It counts only what
+    cannot continue anything: no token, no tag, no thread key stored or carried by an earlier
+    message of the batch, not our own mail come back, and on a thread-less channel a sender
+    not yet known. An id reserved for a message that then opens nothing would be a gap in the
+    numbers people quote; a ticket not counted just takes an id of its own."""
+    count = 0
+    seen: set[tuple[str, str]] = set()
+    for inbound, token, sender in zip(inbounds, tokens, senders, strict=True):
+        keys = [(inbound.channel, key) for key in thread_keys(inbound)]
+        if not (
+            token is not None
+            or inbound.hints.subject_tag is not None
+            or inbound.classification is Classification.LOOP
+            or seen.intersection(keys)
+            or work.refs(inbound.channel, [key for _channel, key in keys])
+            or (inbound.hints.threadless and (sender is None or work.owner_rows(*sender)))
+        ):
+            count += 1
+        seen.update(keys)
+    return count
 
 
 def record_refs(

@@ -212,3 +212,24 @@ def test_a_message_claiming_an_agents_address_without_token_is_not_the_agent(
         assert message.user_id is None
         assert message.client_id is not None
         assert session.get(Ticket, message.ticket_id).status == "waiting_for_agent"
+
+
+def test_ticket_numbers_have_no_gaps_when_a_batch_answers_itself(
+    sessions: sessionmaker[Session],
+):
+    """Ticket ids are the numbers people quote; the batch allocates the ids of the tickets it
+    will surely open in one go, and must not reserve one for a reply to its own messages, a
+    tag, or a stranger's tag that turns out to open a ticket after all."""
+    desk = desk_pipeline(sessions)
+    outcomes = desk.deliver_batch(
+        [
+            email("ada@example.com", "a1@mail", subject="Printer"),
+            email("ada@example.com", "a2@mail", in_reply_to=("a1@mail",)),
+            email("bob@example.com", "b1@mail", subject="Invoice"),
+            email("ada@example.com", "a3@mail", subject_tag=2),
+            email("eve@example.com", "e1@mail", subject_tag=1),
+        ]
+    )
+    assert [ticket_of(desk, outcome.message_id) for outcome in outcomes] == [1, 1, 2, 3, 4]
+    (later,) = desk.deliver_batch([email("cy@example.com", "c1@mail", subject="Login")])
+    assert ticket_of(desk, later.message_id) == 5
