@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.bulk import BulkInsert
-from core.external_ids import matching_types
+from core.external_ids import InvalidExternalId, matching_types, normalize
 from core.models import (
     Attachment,
     Blob,
@@ -156,6 +156,7 @@ class BatchWork:
         self._owners_looked_up: set[tuple[str, str]] = set()
         self._new_clients: set[int] = set()
         self._agents: list[tuple[int, str]] | None = None
+        self._agent_addresses: frozenset[str] | None = None
         self._memberships: dict[int, set[int]] = {}
         self._assignees: dict[int, set[int]] = {}
         self._recent: dict[int, int] = {}
@@ -272,6 +273,18 @@ class BatchWork:
             for user_id, department_id in connection.execute(_MEMBERSHIPS):
                 self._memberships.setdefault(department_id, set()).add(user_id)
         return self._agents
+
+    def agent_addresses(self) -> frozenset[str]:
+        """Every agent's email, normalized as a sender's address is."""
+        if self._agent_addresses is None:
+            addresses = set()
+            for _id, email in self.agents():
+                try:
+                    addresses.add(normalize("email", email, default_region=""))
+                except InvalidExternalId:
+                    continue
+            self._agent_addresses = frozenset(addresses)
+        return self._agent_addresses
 
     def department_members(self, department_id: int | None) -> set[int]:
         self.agents()

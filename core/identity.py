@@ -8,7 +8,7 @@ Slack itself (the request is signed), so an agent's linked Slack account is enou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from sqlalchemy import bindparam, delete
@@ -32,6 +32,9 @@ class Author:
     user_id: int | None
     address: str
     """The sender's normalized external id (for an agent by token: their email)."""
+    claims_agent: bool = False
+    """Wrote from an agent's address without that agent's reply token: kept as a client, and
+    threaded into nothing existing, so a forged From: reaches no conversation."""
 
 
 def resolve_author(
@@ -50,16 +53,23 @@ def resolve_author(
         agent = _token_agent(work.session, token.agent_id, address)
         if agent is not None:
             return agent
+    claims_agent = sender.type == "email" and address in work.agent_addresses()
+    if claims_agent and settings.unverified_agent == "park":
+        raise Park(
+            f"{address} is an agent's address, but the mail carries no valid reply token of "
+            "theirs (identity.unverified_agent is 'park'); agents answer through the reply "
+            "address of their notification"
+        )
     known = _known(work, sender.type, address)
     if known is not None:
-        return known
+        return replace(known, claims_agent=claims_agent)
     if settings.unknown_sender == "park":
         raise Park(
             f"unknown sender {sender.type} {address} (identity.unknown_sender is 'park'); "
             f"add them with `threadline clients add NAME -e {sender.type} {address}`, "
             "then retry the item"
         )
-    return _create_client(work, sender, address)
+    return replace(_create_client(work, sender, address), claims_agent=claims_agent)
 
 
 def sender_key(sender: SenderIdentity, settings: IdentitySettings) -> tuple[str, str] | None:
@@ -71,16 +81,19 @@ def sender_key(sender: SenderIdentity, settings: IdentitySettings) -> tuple[str,
         return None
 
 
+def _normalized_email(email: str) -> str | None:
+    try:
+        return normalize("email", email, default_region="")
+    except InvalidExternalId:
+        return None
+
+
 def _token_agent(session: Session, agent_id: int, address: str) -> Author | None:
     """Stored emails are compared in normalized form, in case another tool wrote them."""
     user = session.get(User, agent_id)
-    if user is None:
+    if user is None or _normalized_email(user.email) != address:
         return None
-    try:
-        email = normalize("email", user.email, default_region="")
-    except InvalidExternalId:
-        return None
-    return Author("agent", None, user.id, address) if email == address else None
+    return Author("agent", None, user.id, address)
 
 
 def _known(work: BatchWork, type: str, address: str) -> Author | None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.agent_commands import AgentReply, apply_commands, parse_agent_reply
 from core.batch_work import BatchWork
+from core.bounces import record_bounces
 from core.fanout import FanOut, fan_out
 from core.identity import Author, create_unknown_senders, resolve_author, sender_key
 from core.lifecycle import on_message
@@ -44,6 +45,8 @@ class PipelineSettings:
     threading: ThreadingSettings
     tickets: TicketSettings
     routing: RoutingSettings
+    suppress_bounced_for: timedelta = timedelta(days=30)
+    """How long an address that bounced hard receives nothing; zero: never suppressed."""
 
 
 class Pipeline:
@@ -121,6 +124,14 @@ class Pipeline:
             work, ticket, author, body, channel=inbound.channel, internal=internal
         )
         store_attachments(work, message, inbound)
+        if inbound.bounces:
+            record_bounces(
+                work.session,
+                inbound.channel,
+                inbound.bounces,
+                settings.suppress_bounced_for,
+                work.now,
+            )
         record_refs(work, inbound, match, ticket.id, message.id)
         on_message(
             ticket,

@@ -54,6 +54,9 @@ class IdentitySettings(Section):
     unknown_sender: Literal["create", "park"] = "create"
     """``create`` a client for a sender no external id names; ``park`` their messages as failed
     for an operator to look at."""
+    unverified_agent: Literal["client", "park"] = "client"
+    """Mail from an agent's address without a valid reply token (a From: is easily forged):
+    store it as a ``client`` message on a ticket of its own, or ``park`` it for an operator."""
 
 
 class IntakeSettings(Section):

@@ -16,11 +16,18 @@ TITLE_LENGTH = 255
 NO_SUBJECT = "(no subject)"
 
 
+def without_nul(text: str) -> str:
+    """PostgreSQL text cannot hold NUL, which broken mail does carry; it means nothing to a
+    reader, so it goes rather than the message failing on one database and not the other."""
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 def ticket_title(inbound: Inbound) -> str:
     """The subject, else the first line of the text: a chat message has no subject."""
-    title = " ".join(inbound.subject.split())
+    title = " ".join(without_nul(inbound.subject).split())
     if not title:
-        first_line = next((line for line in inbound.body.splitlines() if line.strip()), "")
+        body = without_nul(inbound.body)
+        first_line = next((line for line in body.splitlines() if line.strip()), "")
         title = " ".join(first_line.split())
     if len(title) > TITLE_LENGTH:
         title = title[: TITLE_LENGTH - 1] + "…"
@@ -73,6 +80,7 @@ def store_message(
 ) -> StoredMessage:
     """``author`` None is a system message (always internal: it is the desk talking to itself)."""
     internal = internal or author is None
+    body = without_nul(body)
     message_id = work.add_message(
         {
             "ticket_id": ticket.id,
@@ -95,8 +103,8 @@ def store_attachments(work: BatchWork, message: StoredMessage, inbound: Inbound)
             {"sha256": digest, "size": len(attachment.content), "content": attachment.content},
             {
                 "message_id": message.id,
-                "filename": attachment.filename[:255],
-                "content_type": attachment.content_type[:255],
+                "filename": without_nul(attachment.filename)[:255],
+                "content_type": without_nul(attachment.content_type)[:255],
                 "size": len(attachment.content),
                 "sha256": digest,
                 "content_id": attachment.content_id,

@@ -112,6 +112,8 @@ def _match(
     for external_id, _ticket_id, message_id in rows:
         if external_id == own_id and message_id is not None:
             return ThreadMatch(None, "duplicate", duplicate_of=message_id, known_refs=known)
+    if author.claims_agent:
+        return ThreadMatch(None, "new", known_refs=known)
     if token is not None:
         ticket = work.ticket(token.ticket_id)
         if ticket is not None:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models import Message, MessageRef, Ticket, User
-from core.settings import ThreadingSettings
+from core.outcome import Park
+from core.settings import IdentitySettings, ThreadingSettings
 from core.tokens import ReplyToken
 from tests.support.desk_pipeline import DeskPipeline, desk_pipeline
 from tests.support.messages import email, whatsapp
@@ -212,6 +213,29 @@ def test_a_message_claiming_an_agents_address_without_token_is_not_the_agent(
         assert message.user_id is None
         assert message.client_id is not None
         assert session.get(Ticket, message.ticket_id).status == "waiting_for_agent"
+
+
+def test_a_forged_agent_from_joins_no_conversation(desk: DeskPipeline):
+    """Quoting a customer's Message-ID and an agent's From: must not put words into that
+    customer's ticket: the mail opens a ticket of its own."""
+    with desk.sessions.begin() as session:
+        session.add(User(name="Grace", email="Grace@Desk.example", type="agent"))
+    customer = desk.deliver(email("ada@example.com", "a1@mail", subject="Printer"))
+    forged = desk.deliver(
+        email("grace@desk.example", "g1@mail", in_reply_to=("a1@mail",), subject_tag=1)
+    )
+    assert ticket_of(desk, forged.message_id) != ticket_of(desk, customer.message_id)
+    later = desk.deliver(email("ada@example.com", "a2@mail", in_reply_to=("a1@mail",)))
+    assert ticket_of(desk, later.message_id) == ticket_of(desk, customer.message_id)
+
+
+def test_a_forged_agent_from_is_parked_when_so_configured(sessions: sessionmaker[Session]):
+    desk = desk_pipeline(sessions, identity=IdentitySettings(unverified_agent="park"))
+    with desk.sessions.begin() as session:
+        session.add(User(name="Grace", email="grace@desk.example", type="agent"))
+    with desk.sessions.begin() as session, pytest.raises(Park) as parked:
+        desk.pipeline.handle_inbounds(session, [email("grace@desk.example", "g1@mail")])
+    assert "identity.unverified_agent" in str(parked.value)
 
 
 def test_ticket_numbers_have_no_gaps_when_a_batch_answers_itself(

@@ -56,6 +56,7 @@ def desk_pipeline(
     threading: ThreadingSettings | None = None,
     tickets: TicketSettings | None = None,
     routing: RoutingSettings | None = None,
+    suppress_bounced_for: timedelta = timedelta(days=30),
 ) -> DeskPipeline:
     parsers = ParserRegistry()
     parsers.register(normalized.CHANNEL, normalized.parse)
@@ -66,5 +67,6 @@ def desk_pipeline(
         threading=threading or ThreadingSettings(),
         tickets=tickets or TicketSettings(),
         routing=routing or RoutingSettings(),
+        suppress_bounced_for=suppress_bounced_for,
     )
     return DeskPipeline(sessions, Pipeline(parsers, signer, settings, clock), clock, signer)
