@@ -16,7 +16,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# PostgreSQL (and, later, Dovecot) for the suite: installed from the distribution when missing.
+# PostgreSQL and Dovecot for the suite: installed from the distribution when missing.
 provision:
 	./.ci/provision
 

@@ -11,7 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -100,6 +100,14 @@ def _resolve_secrets(
                 if section:
                     data[name] = section
             continue
+        item_model = _item_model(annotation)
+        if item_model is not None:
+            items = data.get(name)
+            for index, item in enumerate(items if isinstance(items, list) else []):
+                if isinstance(item, dict):
+                    # No credential fallback: an entry's position is no name to give one.
+                    problems += _resolve_secrets(item, item_model, (*path, str(index)), None)
+            continue
         if not any(isinstance(mark, Secret) for mark in field.metadata):
             continue
         file_key = name + FILE_SUFFIX
@@ -119,6 +127,14 @@ def _resolve_secrets(
         except OSError as error:
             problems.append(f"{where}: cannot read {source}: {error.strerror}")
     return problems
+
+
+def _item_model(annotation: Any) -> type[BaseModel] | None:
+    """The section type of a list of sections (``[[imap.mailboxes]]``), else None."""
+    if get_origin(annotation) not in (list, tuple):
+        return None
+    item = get_args(annotation)[0]
+    return item if isinstance(item, type) and issubclass(item, BaseModel) else None
 
 
 def _describe(error: Any, origins: Mapping[tuple[str, ...], str]) -> str:

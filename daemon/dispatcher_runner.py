@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import session_factory
 from core.dispatcher import Dispatcher
 from core.senders import SenderRegistry
 from daemon.runner import Runner
 from daemon.settings import Settings
+
+SendersBuilder = Callable[[Settings, sessionmaker[Session]], SenderRegistry]
+"""Senders need the settings and the database (the email sender reads what its mail says), so
+they are built with the runner."""
 
 
 class DispatcherRunner(Runner):
@@ -44,15 +50,18 @@ class DispatcherFactory:
     the dispatcher after a commit that enqueued rows: the runner itself is only built once the
     supervisor has opened the database, so this forwards to it.
 
-    Wiring: ``dispatch = DispatcherFactory(senders)``; ``RUNNERS = (..., dispatch)``.
+    Wiring: ``dispatch = DispatcherFactory(build_senders)``; ``RUNNERS = (..., dispatch)``.
     """
 
-    def __init__(self, senders: SenderRegistry) -> None:
-        self._senders = senders
+    def __init__(self, build_senders: SendersBuilder) -> None:
+        self._build_senders = build_senders
         self._runner: DispatcherRunner | None = None
 
     def __call__(self, settings: Settings, engine: Engine) -> DispatcherRunner:
-        dispatcher = Dispatcher(session_factory(engine), self._senders, settings.dispatch)
+        sessions = session_factory(engine)
+        dispatcher = Dispatcher(
+            sessions, self._build_senders(settings, sessions), settings.dispatch
+        )
         self._runner = DispatcherRunner(dispatcher, settings.dispatch.sweep_interval)
         return self._runner
 

@@ -10,23 +10,26 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from channels.email.listener import ListenerSetupError
+from core.config_types import ListenAddress
 from core.db import make_engine
 from core.migrate import current_revision, head_revision
 from daemon import instance_lock
-from daemon.component import describe_error
+from daemon.component import Component, describe_error
 from daemon.config import ConfigError, load_settings
 from daemon.http_server import HttpServer, make_app
 from daemon.logs import configure_logging, redact_text, set_level
 from daemon.runner import Runner
 from daemon.sdnotify import Notifier, watchdog_interval
 from daemon.settings import Settings
+from daemon.smtp_listener import build_smtp_listener
 
 RunnerFactory = Callable[[Settings, Engine], Runner]
 """Builds one runner once the database is open; ``threadline run`` passes the list of them."""
@@ -89,18 +92,26 @@ class Supervisor:
     async def _serve(self, engine: Engine, runners: list[Runner]) -> None:
         listen = self._settings.http.listen
         timeout = self._settings.daemon.shutdown_timeout
-        http = HttpServer(make_app(engine, runners), listen, timeout)
         try:
-            await http.start()
-        except OSError as error:
-            reason = os.strerror(error.errno) if error.errno else str(error)
-            raise StartupError(f"cannot listen on http.listen {listen}: {reason}") from None
+            smtp = build_smtp_listener(self._settings, engine, runners)
+        except ListenerSetupError as error:
+            raise StartupError(str(error)) from None
+        components: list[Component] = [*runners, *([smtp] if smtp else [])]
+        http = HttpServer(make_app(engine, components), listen, timeout)
+        await _bind("http.listen", listen, http.start())
+        if smtp is not None:
+            try:
+                await _bind("smtp.listen", smtp.listen, smtp.start())
+            except StartupError:
+                await http.close()
+                raise
         tasks = [asyncio.create_task(runner.run(), name=runner.name) for runner in runners]
         watchdog = self._start_watchdog()
         self._notifier.notify("READY=1", f"STATUS=serving on {listen}")
         _log.info(
             "threadline started",
             listen=str(listen),
+            smtp=str(smtp.listen) if smtp else None,
             database=self._settings.database.url,
             runners=[runner.name for runner in runners],
         )
@@ -111,8 +122,10 @@ class Supervisor:
             watchdog.cancel()
         for runner in runners:
             runner.stop()
-        # Both bounded by the same timeout, so together they take no longer than it.
-        await asyncio.gather(http.close(), _drain(tasks, timeout))
+        # All bounded by the same timeout, so together they take no longer than it.
+        await asyncio.gather(
+            http.close(), _drain(tasks, timeout), *([smtp.close(timeout)] if smtp else [])
+        )
         _log.info("threadline stopped")
 
     def _start_watchdog(self) -> asyncio.Task[None] | None:
@@ -167,6 +180,14 @@ def _check_schema(engine: Engine) -> None:
             f"database schema is at {current or 'no revision (empty database)'}, expected "
             f"{expected}: run `threadline db upgrade`"
         )
+
+
+async def _bind(key: str, address: ListenAddress, start: Awaitable[None]) -> None:
+    try:
+        await start
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise StartupError(f"cannot listen on {key} {address}: {reason}") from None
 
 
 async def _drain(tasks: list[asyncio.Task[None]], timeout: float) -> None:

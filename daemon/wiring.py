@@ -3,9 +3,14 @@ pipeline is assembled, for ``threadline run`` and ``threadline process`` alike."
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from channels import normalized
+from channels.email import parser as email_parser
+from channels.email.outgoing import CHANNEL as EMAIL_CHANNEL
+from channels.email.smarthost import EmailSender
 from core.models.base import now_utc
 from core.parsers import ParserRegistry
 from core.pipeline import Pipeline, PipelineSettings
@@ -15,7 +20,9 @@ from core.senders import SenderRegistry
 from core.token_secret import token_secret
 from core.tokens import TokenSigner
 from daemon.dispatcher_runner import DispatcherFactory
+from daemon.imap_runner import imap_runner
 from daemon.processor_runner import processor_runner
+from daemon.processor_wake import ProcessorWake
 from daemon.settings import Settings
 from daemon.supervisor import RunnerFactory, StartupError
 
@@ -24,20 +31,31 @@ def build_parsers() -> ParserRegistry:
     """Every channel's parser; channels join here as they are built."""
     parsers = ParserRegistry()
     parsers.register(normalized.CHANNEL, normalized.parse)
+    parsers.register(email_parser.CHANNEL, email_parser.parse)
     return parsers
 
 
-def build_senders() -> SenderRegistry:
+def build_senders(settings: Settings, sessions: sessionmaker[Session]) -> SenderRegistry:
     """Every channel's sender; channels join here as they are built. Outbox rows of a channel
     without a sender go dead at once, saying so (``threadline outbox retry`` once it has one)."""
-    return SenderRegistry()
+    signer = TokenSigner(token_secret(sessions, settings.threading.token_secret))
+    try:
+        email = EmailSender(sessions, signer, settings.email, settings.smarthost)
+    except ValueError as error:
+        raise StartupError(str(error)) from None
+    senders = SenderRegistry()
+    senders.register(EMAIL_CHANNEL, email)
+    return senders
 
 
-def build_runners() -> tuple[RunnerFactory, ...]:
+def build_runners(settings: Settings) -> tuple[RunnerFactory, ...]:
     """What ``threadline run`` starts beside the HTTP server: the processor, which wakes the
-    dispatcher after every batch it commits, and the dispatcher."""
-    dispatch = DispatcherFactory(build_senders())
-    return (processor_runner(build_handler, on_handled=dispatch.wake), dispatch)
+    dispatcher after every batch it commits, the dispatcher, and one poller per IMAP mailbox,
+    each waking the processor after mail was accepted."""
+    dispatch = DispatcherFactory(build_senders)
+    process = ProcessorWake(processor_runner(build_handler, on_handled=dispatch.wake))
+    mailboxes = [imap_runner(mailbox, process.accepted) for mailbox in settings.imap.mailboxes]
+    return (process, dispatch, *mailboxes)
 
 
 def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handler:
@@ -57,6 +75,7 @@ def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handle
             threading=settings.threading,
             tickets=settings.tickets,
             routing=settings.routing,
+            suppress_bounced_for=timedelta(days=settings.email.hard_bounce_suppression_days),
         ),
         clock=now_utc,
     )

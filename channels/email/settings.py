@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from core.config_types import Listen, ListenAddress, Secret
 from core.settings import Section
@@ -26,9 +26,6 @@ class EmailSettings(Section):
     """Bytes; larger mail is refused by the listener (552) and skipped by the IMAP poller."""
     hard_bounce_suppression_days: float = Field(default=30.0, ge=0)
     """A 5.x.x bounce stops all mail to the address for this long; 0 turns suppression off."""
-    unverified_agent: Literal["client", "park"] = "client"
-    """Mail from an agent's address without a valid reply token: store it as a client message
-    on a ticket of its own (``client``), or park it for an operator (``park``)."""
 
 
 class SmtpSettings(Section):
@@ -39,7 +36,21 @@ class SmtpSettings(Section):
     protocol: Literal["smtp", "lmtp"] = "smtp"
     tls_certificate: str = ""
     """PEM file; with ``tls_key`` the listener offers STARTTLS."""
-    tls_key: str = ""
+    tls_key: str = Field(default="", validate_default=True)
+
+    @field_validator("tls_key")
+    @classmethod
+    def _tls_files_come_in_pairs(cls, key: str, info: ValidationInfo) -> str:
+        """Checked on the key even when only the certificate is set (hence validate_default),
+        so the one message names a key the operator can fix."""
+        certificate = info.data.get("tls_certificate", "")
+        if bool(key) != bool(certificate):
+            missing = "smtp.tls_key" if certificate else "smtp.tls_certificate"
+            raise ValueError(
+                f"STARTTLS needs both smtp.tls_certificate and smtp.tls_key; set {missing} "
+                "too, or neither"
+            )
+        return key
 
 
 class SmarthostSettings(Section):
@@ -56,26 +67,79 @@ class SmarthostSettings(Section):
 class MailboxSettings(Section):
     """One IMAP mailbox polled for new mail."""
 
-    name: str
+    name: str = Field(min_length=1)
     """Names the mailbox in logs, /healthz and ``mailbox_state``; routing matches it too."""
-    host: str
+    host: str = Field(min_length=1)
     port: int = Field(default=993, ge=1, le=65535)
     security: Security = "ssl"
-    username: str
+    tls_ca_file: str = ""
+    """PEM file of the CAs to trust for this server instead of the system's (a private CA)."""
+    username: str = Field(min_length=1)
     password: Annotated[str, Secret()] = ""
     oauth2_token_file: str = ""
     """XOAUTH2 instead of a password: the access token is read from this file..."""
     oauth2_token_command: str = ""
-    """...or printed by this command, and read again when the server refuses it as expired."""
-    folder: str = "INBOX"
+    """...or printed by this command (run without a shell), and read again when the server
+    refuses it as expired."""
+    folder: str = Field(default="INBOX", min_length=1)
     after: Literal["flag", "move", "delete"] = "flag"
     """What happens to a mail once it is stored: flagged ``\\Seen``, moved to ``move_to``, or
     deleted and expunged."""
-    move_to: str = ""
+    move_to: str = Field(default="", validate_default=True)
     batch_size: int = Field(default=100, ge=1, le=1000)
     poll_interval: float = Field(default=60.0, gt=0)
     """Seconds between polls when the server has no IDLE, and between IDLE renewals."""
 
+    @field_validator("move_to")
+    @classmethod
+    def _move_needs_a_folder(cls, move_to: str, info: ValidationInfo) -> str:
+        after = info.data.get("after")
+        if after is None:  # invalid itself, and reported as such
+            return move_to
+        if after == "move" and not move_to:
+            raise ValueError('required with after = "move": the folder stored mails go to')
+        if after != "move" and move_to:
+            raise ValueError(f'only used with after = "move", but after = "{after}"')
+        if move_to and move_to == info.data.get("folder"):
+            # A mail moved into the polled folder gets a new UID and would come round forever.
+            raise ValueError("must be another folder than the one polled")
+        return move_to
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> MailboxSettings:
+        given = [
+            key
+            for key, value in (
+                ("password", self.password),
+                ("oauth2_token_file", self.oauth2_token_file),
+                ("oauth2_token_command", self.oauth2_token_command),
+            )
+            if value
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "set exactly one of password (or password_file), oauth2_token_file and "
+                f"oauth2_token_command; found {' and '.join(given) or 'none'}"
+            )
+        return self
+
 
 class ImapSettings(Section):
     mailboxes: tuple[MailboxSettings, ...] = ()
+
+    @field_validator("mailboxes")
+    @classmethod
+    def _names_are_unique(
+        cls, mailboxes: tuple[MailboxSettings, ...]
+    ) -> tuple[MailboxSettings, ...]:
+        """The name keys each mailbox's position and lock: two entries sharing one would skip
+        each other's mail."""
+        seen: set[str] = set()
+        for mailbox in mailboxes:
+            if mailbox.name in seen:
+                raise ValueError(
+                    f"mailbox name {mailbox.name!r} is used twice; give each [[imap.mailboxes]] "
+                    "a name of its own"
+                )
+            seen.add(mailbox.name)
+        return mailboxes

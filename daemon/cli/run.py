@@ -23,7 +23,8 @@ EXIT_GRACE_S = 5.0
 @config_option
 def run(config_path: Path | None) -> None:
     """Run the daemon until SIGTERM or SIGINT; SIGHUP reloads the log level."""
-    supervisor = Supervisor(load(config_path), config_path, build_runners())
+    settings = load(config_path)
+    supervisor = Supervisor(settings, config_path, build_runners(settings))
     asyncio.run(_supervise(supervisor))
 
 

@@ -168,6 +168,21 @@ def test_only_secrets_can_come_from_files(tmp_path: Path):
     assert problems_of(path) == ["http.listen_file: unknown setting"]
 
 
+def test_secret_files_work_inside_lists_of_sections(tmp_path: Path):
+    secret = tmp_path / "imap-password"
+    secret.write_text("s3cret\n")
+    entry = '[[imap.mailboxes]]\nname = "{}"\nhost = "imap.example.com"\nusername = "desk"\n'
+    support = entry.format("support") + f'password_file = "{secret}"\n'
+    sales = entry.format("sales") + f'password_file = "{tmp_path / "missing"}"\n'
+    path = write(tmp_path, support + sales)
+    assert problems_of(path)[0] == (
+        f"imap.mailboxes.1.password_file: cannot read {tmp_path / 'missing'}: "
+        "No such file or directory"
+    )
+    path.write_text(support)
+    assert load_settings(path, {}).imap.mailboxes[0].password == "s3cret"
+
+
 def test_invalid_toml_names_the_line(tmp_path: Path):
     path = write(tmp_path, "[http]\nlisten = \n")
     (problem,) = problems_of(path)

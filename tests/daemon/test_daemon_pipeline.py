@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,17 @@ from channels import normalized
 from core.models import Message, OutboxItem, Ticket, User
 from tests.daemon.test_daemon_process import assert_one_line_error
 from tests.support.messages import email
+from tests.support.smtp_sink import SmtpSink
 
 THREADLINE = str(Path(sys.executable).with_name("threadline"))
 FAST = {"THREADLINE_INTAKE__SWEEP_INTERVAL": "0.2", "THREADLINE_DISPATCH__SWEEP_INTERVAL": "60"}
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    """The smarthost the daemon's notifications go to."""
+    with SmtpSink() as sink:
+        yield sink
 
 
 def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
@@ -32,11 +41,15 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
 
 
 def test_ingested_mail_becomes_a_ticket_and_its_notification_is_dispatched(
-    start_daemon: Any, db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+    start_daemon: Any,
+    db_url: str,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    sink: SmtpSink,
 ) -> None:
     with sessions.begin() as session:
         session.add(User(name="Grace", email="grace@desk.example", type="agent"))
-    daemon = start_daemon(db_url, env=FAST)
+    daemon = start_daemon(db_url, env={**FAST, "THREADLINE_SMARTHOST__PORT": str(sink.port)})
     raw = tmp_path / "mail.json"
     raw.write_bytes(normalized.encode(email("ada@example.com", "e2e@mail", subject="Hi")))
     ingest = subprocess.run(
@@ -60,8 +73,10 @@ def test_ingested_mail_becomes_a_ticket_and_its_notification_is_dispatched(
 
     # The dispatcher sweeps only every 60 s here: reaching it proves the processor woke it.
     row = wait_for(dispatched)
-    assert (row.recipient, row.kind, row.status) == ("grace@desk.example", "notification", "dead")
-    assert "email" in row.last_error
+    assert (row.recipient, row.kind, row.status) == ("grace@desk.example", "notification", "sent")
+    (received,) = sink.received
+    assert received.rcpt_tos == ("grace@desk.example",)
+    assert received.message["Message-ID"] == f"<{row.provider_id}>"
     with sessions() as session:
         assert session.scalar(select(Message.body)) == "Hello"
     assert daemon.stop() == 0

@@ -24,7 +24,7 @@ SLEEPY = Settings(dispatch=DispatchSettings(sweep_interval=60.0))
 def factory_for(sender: RecordingSender) -> DispatcherFactory:
     senders = SenderRegistry()
     senders.register("test", sender)
-    return DispatcherFactory(senders)
+    return DispatcherFactory(lambda _settings, _sessions: senders)
 
 
 async def until(condition: Callable[[], bool], what: str) -> None:

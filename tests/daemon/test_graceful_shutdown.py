@@ -57,6 +57,7 @@ def settings_for(db_url: str, shutdown_timeout: float) -> Settings:
         {
             "database": {"url": db_url},
             "http": {"listen": f"127.0.0.1:{free_port()}"},
+            "smtp": {"listen": f"127.0.0.1:{free_port()}"},
             "logging": {"format": "json"},
             "daemon": {"shutdown_timeout": shutdown_timeout},
         }

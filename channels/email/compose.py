@@ -1,0 +1,249 @@
+"""The mail the desk sends, built from a small description of it: no database, no network.
+
+Every header value that comes from stored text (a ticket title, a name, an address, an id another
+mail server chose) is made one printable line, or refused, before it reaches a header: what a
+client wrote must never add a header (a ``Bcc:`` of its own) to mail we send.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+from channels.email.marker import LOOP_HEADER, REPLY_MARKER
+from core.external_ids import InvalidExternalId, normalize
+from core.senders import PermanentSendError
+from core.store import NO_SUBJECT
+from core.tokens import ReplyToken, TokenSigner
+
+MAX_REFERENCES = 10
+"""Ids in References: enough for any mail client to thread, bounded for long tickets."""
+DIGEST_CHARS = 16
+
+_PREFIX = re.compile(r"^(?:(?:re|fwd?|aw|wg|sv|vs|antw)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+_MESSAGE_ID = re.compile(r"[!-;=?-~]+@[!-;=?-~]+")
+"""Printable ASCII without spaces or angle brackets: what fits between ``<`` and ``>``."""
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+_LINE_BREAKS = ("Cc", "Zl", "Zp")
+"""Control characters and Unicode line and paragraph separators."""
+
+
+class InvalidAddress(PermanentSendError):
+    """An address no retry can make valid (a stored address with a line break in it, say)."""
+
+
+@dataclass(frozen=True)
+class DeskAddress:
+    """Our own address, from ``email.address`` (``support@example.com`` or, with a display
+    name, ``Example Support <support@example.com>``)."""
+
+    local: str
+    domain: str
+    display_name: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> DeskAddress:
+        name, addr_spec = parseaddr(text)
+        local, at, domain = addr_spec.rpartition("@")
+        if not text.isprintable() or not at or not local or not domain:
+            raise ValueError(f"email.address {text!r} is not an address like support@example.com")
+        return cls(local, domain.lower(), name)
+
+    @property
+    def addr_spec(self) -> str:
+        return f"{self.local}@{self.domain}"
+
+    def with_token(self, token: str) -> str:
+        """Where a reply to mail carrying ``token`` comes back."""
+        return f"{self.local}+{token}@{self.domain}"
+
+
+@dataclass(frozen=True)
+class MailAttachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Mail:
+    kind: str
+    """The outbox row's: ``reply``, ``notification`` or ``acknowledgement``."""
+    ticket_id: int
+    title: str
+    body: str
+    recipient: str
+    """Normalized by :func:`recipient_address`."""
+    idempotency_key: str
+    """The outbox row's: the Message-ID is made from it, so a resend is the same mail."""
+    recipient_name: str = ""
+    agent_id: int | None = None
+    """Set on an agent's notification: the Reply-To token then speaks as this agent."""
+    event: str = ""
+    """A notification's cause: ``ticket_created`` or ``client_replied``."""
+    client_name: str = ""
+    in_reply_to: str | None = None
+    """The client's last message on the ticket, without angle brackets."""
+    references: tuple[str, ...] = ()
+    """Earlier ids of the ticket, oldest first."""
+    attachments: tuple[MailAttachment, ...] = ()
+
+
+def recipient_address(text: str) -> str:
+    """The normalized address, or :class:`InvalidAddress`: a stored address with a line break
+    is corrupt (or an injection attempt), so it is refused rather than repaired."""
+    if not text.isprintable():
+        raise InvalidAddress(f"recipient {text!r} contains control characters")
+    try:
+        return normalize("email", text, default_region="")
+    except InvalidExternalId as error:
+        raise InvalidAddress(f"invalid recipient: {error}") from None
+
+
+def message_id(mail: Mail, desk: DeskAddress, signer: TokenSigner) -> str:
+    """``tl.<token>.<digest>@<domain>``, without angle brackets, as message refs store it.
+
+    The token names the ticket only, never an agent: mail clients copy Message-IDs into the
+    References of every later mail, so anyone further down the thread sees them. The digest of
+    the idempotency key keeps the id unique per outbox row and the same on every resend.
+    """
+    digest = hashlib.sha256(mail.idempotency_key.encode()).digest()
+    short = base64.b32encode(digest).decode().lower()[:DIGEST_CHARS]
+    return f"tl.{signer.sign(ReplyToken(mail.ticket_id))}.{short}@{desk.domain}"
+
+
+def compose(mail: Mail, desk: DeskAddress, signer: TokenSigner, date: datetime) -> EmailMessage:
+    """``date`` is timezone-aware."""
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = Address(one_line(desk.display_name), addr_spec=desk.addr_spec)
+    message["To"] = Address(_name_of(mail), addr_spec=mail.recipient)
+    token = signer.sign(ReplyToken(mail.ticket_id, mail.agent_id))
+    message["Reply-To"] = Address(one_line(desk.display_name), addr_spec=desk.with_token(token))
+    message["Subject"] = subject(mail)
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = f"<{message_id(mail, desk, signer)}>"
+    _thread(message, mail)
+    if mail.kind != "reply":
+        # RFC 3834: automatic mail says so, and asks Exchange's auto-replies to keep quiet.
+        automatic = "auto-replied" if mail.kind == "acknowledgement" else "auto-generated"
+        message["Auto-Submitted"] = automatic
+        message["X-Auto-Response-Suppress"] = "All"
+    message[LOOP_HEADER] = desk.addr_spec
+    text = _text(mail)
+    message.set_content(text)
+    message.add_alternative(_html(text), subtype="html")
+    for attachment in mail.attachments:
+        _attach(message, attachment)
+    return message
+
+
+def subject(mail: Mail) -> str:
+    """One ticket tag, and no ``Re:`` piled on ``Re:`` however often the title was answered."""
+    tag = f"[#{mail.ticket_id}]"
+    topic = _topic(mail.title, tag)
+    if mail.kind != "notification":
+        return f"Re: {tag} {topic}"
+    if mail.event == "ticket_created":
+        return f"{tag} New ticket: {topic}"
+    return f"{tag} {one_line(mail.client_name) or 'The client'} replied: {topic}"
+
+
+def one_line(text: str) -> str:
+    """Line breaks and other control characters become spaces; runs of spaces become one."""
+    spaced = "".join(" " if unicodedata.category(char) in _LINE_BREAKS else char for char in text)
+    return " ".join(spaced.split())
+
+
+def _topic(title: str, tag: str) -> str:
+    text = one_line(title).replace(tag, " ")
+    stripped = None
+    while stripped != text:
+        stripped = text
+        text = _PREFIX.sub("", text.strip()).strip()
+    return " ".join(text.split()) or NO_SUBJECT
+
+
+def _name_of(mail: Mail) -> str:
+    """A client created from their address alone has it as name: no need to say it twice."""
+    name = one_line(mail.recipient_name)
+    return "" if name.lower() == mail.recipient.lower() else name
+
+
+def _thread(message: EmailMessage, mail: Mail) -> None:
+    """Ids another server chose are stored text too: one that does not look like an id is
+    left out rather than written into a header."""
+    parent = mail.in_reply_to
+    if parent is not None and not _MESSAGE_ID.fullmatch(parent):
+        parent = None
+    chain = [ref for ref in mail.references if ref != parent and _MESSAGE_ID.fullmatch(ref)]
+    chain = [*chain, *([parent] if parent else [])][-MAX_REFERENCES:]
+    if parent:
+        message["In-Reply-To"] = f"<{parent}>"
+    if chain:
+        message["References"] = " ".join(f"<{ref}>" for ref in chain)
+
+
+def _text(mail: Mail) -> str:
+    body = "\n".join(mail.body.splitlines()).strip()
+    if mail.kind == "reply":
+        return f"{REPLY_MARKER}\n\n{body}\n"
+    title = _topic(mail.title, f"[#{mail.ticket_id}]")
+    if mail.kind == "acknowledgement":
+        return (
+            f"{REPLY_MARKER}\n\n"
+            f'Thank you for your message. It is now ticket #{mail.ticket_id}, "{title}", '
+            "and an agent will answer it soon.\n\n"
+            "To add to it, reply to this mail.\n"
+        )
+    client = one_line(mail.client_name) or "The client"
+    headline = (
+        f"New ticket #{mail.ticket_id} from {client}"
+        if mail.event == "ticket_created"
+        else f"{client} replied on ticket #{mail.ticket_id}"
+    )
+    return (
+        f"{REPLY_MARKER}\n\n{headline}: {title}\n\n{body}\n\n-- \n"
+        f"Replying to this mail answers {client}: your reply reaches them on their own "
+        "channel.\n"
+        "Commands on the first lines of your reply act on the ticket and are not sent:\n"
+        "  #note               the whole reply becomes an internal note\n"
+        "  #close              close the ticket\n"
+        "  #status STATUS      e.g. #status waiting_for_user\n"
+        "  #priority PRIORITY  low, medium, high or urgent\n"
+        "  #assign EMAIL       assign an agent\n"
+        "  #tag NAME           tag the ticket\n"
+    )
+
+
+def _html(text: str) -> str:
+    """Escaped line by line; doubled spaces kept, so the command list stays aligned."""
+    lines = "<br>\n".join(
+        html.escape(line).replace("  ", " \N{NO-BREAK SPACE}") for line in text.splitlines()
+    )
+    return f"<!DOCTYPE html>\n<html><body>\n{lines}\n</body></html>\n"
+
+
+def _attach(message: EmailMessage, attachment: MailAttachment) -> None:
+    """A stored type that is not a plain ``type/subtype`` (or that would need a MIME tree of
+    its own) goes out as bytes."""
+    content_type = attachment.content_type.strip().lower()
+    if not _CONTENT_TYPE.fullmatch(content_type) or content_type.startswith(
+        ("multipart/", "message/")
+    ):
+        content_type = "application/octet-stream"
+    maintype, subtype = content_type.split("/")
+    message.add_attachment(
+        attachment.content,
+        maintype=maintype,
+        subtype=subtype,
+        filename=one_line(attachment.filename) or "attachment",
+    )

@@ -1,0 +1,35 @@
+"""Waking the processor from adapters whose factories run before its runner exists."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from daemon.processor_runner import ProcessorRunner
+from daemon.runner import Runner
+from daemon.settings import Settings
+from daemon.supervisor import RunnerFactory
+
+
+class ProcessorWake:
+    """Wraps the processor's runner factory and remembers the runner it builds, so that
+    ``accepted`` (an ``Intake``'s ``on_accepted``) can be handed out while wiring, before the
+    supervisor has opened the database and built any runner.
+
+    Wiring: ``process = ProcessorWake(processor_runner(...))``, then
+    ``imap_runner(mailbox, process.accepted)``.
+    """
+
+    def __init__(self, factory: RunnerFactory) -> None:
+        self._factory = factory
+        self._runner: ProcessorRunner | None = None
+
+    def __call__(self, settings: Settings, engine: Engine) -> Runner:
+        runner = self._factory(settings, engine)
+        if isinstance(runner, ProcessorRunner):
+            self._runner = runner
+        return runner
+
+    def accepted(self) -> None:
+        """Safe from any thread; a no-op before the processor runs (its first sweep looks)."""
+        if self._runner is not None:
+            self._runner.accepted()

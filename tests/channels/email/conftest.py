@@ -1,0 +1,45 @@
+"""A real Dovecot for the email tests, started once per session from the machine's binaries.
+
+Under ``CI=true`` a missing Dovecot fails the run instead of skipping the IMAP tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.dovecot import Account, DovecotServer, DovecotUnavailable, start_dovecot
+
+
+def _start(extra_config: str = "") -> DovecotServer:
+    try:
+        return start_dovecot(extra_config)
+    except DovecotUnavailable as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs Dovecot: {error}")
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotServer]:
+    server = _start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def plain_dovecot() -> Iterator[DovecotServer]:
+    """A server that offers no IDLE, MOVE or UIDPLUS once logged in: the poller's fallbacks.
+    (MULTIAPPEND stays, for the tests' own deliveries.)"""
+    server = _start("imap_capability = IMAP4rev1 LITERAL+ MULTIAPPEND\n")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def account(dovecot: DovecotServer) -> Account:
+    """A user of its own for each test, so no test sees another's mail."""
+    return dovecot.account(f"user-{uuid.uuid4().hex[:12]}")

@@ -1,0 +1,114 @@
+"""Only what the sender wrote this time is the reply; the full text keeps everything."""
+
+from __future__ import annotations
+
+from channels.email.marker import REPLY_MARKER
+from tests.channels.email.sample_mail import mail, parsed, stored
+
+
+def test_text_above_our_reply_marker_is_the_reply():
+    body = (
+        "Thanks, done.\n\n"
+        "On Mon, 2 Mar 2026 at 09:00, Support <support@example.com> wrote:\n"
+        f"> {REPLY_MARKER}\n>\n> Please restart the printer.\n"
+    )
+
+    inbound = parsed(mail(body))
+
+    assert inbound.reply_text == "Thanks, done."
+    assert "Please restart the printer." in inbound.full_text
+
+
+def test_our_marker_wins_over_a_client_header_written_above_it():
+    body = (
+        "See below.\n\nFrom: Bob\nSent: today\n\nforwarded words\n\n"
+        f"-----Original Message-----\n{REPLY_MARKER}\nold\n"
+    )
+
+    assert parsed(mail(body)).reply_text.startswith("See below.\n\nFrom: Bob")
+
+
+def test_gmail_quote_is_cut_from_an_html_reply():
+    inbound = parsed(stored("gmail_reply.eml"))
+
+    assert inbound.reply_text == "Thanks, it prints again.\nOne more question: can it do A3?"
+    assert "Please restart the printer." in inbound.full_text
+
+
+def test_outlook_reply_header_and_everything_after_it_are_cut():
+    inbound = parsed(stored("outlook_reply.eml"))
+
+    assert inbound.reply_text == "Works now, thanks."
+
+
+def test_a_cited_blockquote_and_its_attribution_are_cut():
+    inbound = parsed(stored("apple_mail_reply.eml"))
+
+    assert inbound.reply_text == "Restarted it, all good."
+
+
+def test_outlook_original_message_line_cuts_a_plain_reply():
+    body = (
+        "Works now.\n\n-----Original Message-----\nFrom: Support <support@example.com>\n"
+        "Sent: Monday, March 2, 2026 9:00 AM\nSubject: Printer\n\nPlease restart the printer.\n"
+    )
+
+    assert parsed(mail(body)).reply_text == "Works now."
+
+
+def test_the_library_finds_a_german_reply_header():
+    body = (
+        "Es geht wieder, danke.\n\n"
+        "Am 02.03.2026 um 09:00 schrieb Support <support@example.com>:\n"
+        "> Bitte den Drucker neu starten.\n"
+    )
+
+    assert parsed(mail(body)).reply_text == "Es geht wieder, danke."
+
+
+def test_the_library_finds_a_french_outlook_header_block():
+    body = (
+        "C'est réparé.\n\n"
+        "De : Support <support@example.com>\nEnvoyé : lundi 2 mars 2026 09:00\n"
+        "À : Ada\nObjet : Imprimante\n\nVeuillez redémarrer l'imprimante.\n"
+    )
+
+    assert parsed(mail(body)).reply_text == "C'est réparé."
+
+
+def test_indentation_in_the_reply_is_kept():
+    body = (
+        "It fails with:\n\n    Traceback (most recent call last):\n      File x\n\n"
+        "On Mon, 2 Mar 2026 at 09:00, Support <support@example.com> wrote:\n> Which error?\n"
+    )
+
+    assert parsed(mail(body)).reply_text == (
+        "It fails with:\n\n    Traceback (most recent call last):\n      File x"
+    )
+
+
+def test_a_line_starting_with_thanks_does_not_cut_what_follows():
+    body = "Thanks, that fixed the printer.\nBut the scanner still shows error 42.\n"
+
+    assert parsed(mail(body)).reply_text == body.strip()
+
+
+def test_the_signature_below_the_standard_separator_is_cut():
+    body = "The printer works.\n\n-- \nAda Lovelace\nAnalytical Engines Ltd\n"
+
+    assert parsed(mail(body)).reply_text == "The printer works."
+
+
+def test_a_trailing_quote_without_any_header_is_cut():
+    body = "Yes, that one.\n\n> Is it the printer on the second floor?\n"
+
+    assert parsed(mail(body)).reply_text == "Yes, that one."
+
+
+def test_a_mail_that_is_all_quote_has_no_reply_and_its_body_is_the_full_text():
+    body = "On Mon, 2 Mar 2026 at 09:00, Support <support@example.com> wrote:\n> Hello\n"
+
+    inbound = parsed(mail(body))
+
+    assert inbound.reply_text == ""
+    assert inbound.body == inbound.full_text

@@ -1,0 +1,128 @@
+"""``threadline run`` listening for mail: a delivery becomes an inbound item that wakes the
+processor at once (a ticket within seconds), the listener shows on /healthz, and what stops it
+from listening stops the start in one line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import smtplib
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import make_engine
+from core.migrate import upgrade
+from core.models import InboundItem, Ticket
+from daemon.component import State
+from daemon.settings import Settings
+from daemon.smtp_listener import build_smtp_listener
+from tests.daemon.conftest import free_port
+from tests.daemon.test_daemon_pipeline import wait_for
+from tests.daemon.test_daemon_process import assert_one_line_error
+
+MAIL = (
+    b"From: Ada <ada@example.com>\r\nTo: support@localhost\r\nSubject: Printer\r\n"
+    b"Message-ID: <daemon-smtp@example.com>\r\n\r\nIt is on fire.\r\n"
+)
+
+
+def listen_on(port: int) -> dict[str, str]:
+    # The processor sweeps only every 60 s: an item handled sooner proves the listener woke it.
+    return {
+        "THREADLINE_SMTP__LISTEN": f"127.0.0.1:{port}",
+        "THREADLINE_INTAKE__SWEEP_INTERVAL": "60",
+    }
+
+
+def test_mail_delivered_to_the_daemon_becomes_a_ticket_at_once(
+    start_daemon: Any, db_url: str, sessions: sessionmaker[Session]
+) -> None:
+    port = free_port()
+    daemon = start_daemon(db_url, env=listen_on(port))
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        refused = client.sendmail("ada@example.com", ["support@localhost"], MAIL)
+    assert refused == {}
+
+    def ticket_title() -> str | None:
+        with sessions() as session:
+            return session.scalar(select(Ticket.title))
+
+    assert wait_for(ticket_title, timeout=10) == "Printer"
+    with sessions() as session:
+        item = session.scalars(select(InboundItem)).one()
+    assert (item.channel, item.raw, item.status) == ("email", MAIL, "done")
+    assert item.meta["rcpt_tos"] == ["support@localhost"]
+    health = json.loads(daemon.get("/healthz")[1])
+    assert health["components"]["smtp"] == {"state": "idle"}
+    assert daemon.stop() == 0
+
+
+def test_smtp_port_in_use_refuses_in_one_line(start_daemon: Any, sqlite_db_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        daemon = start_daemon(sqlite_db_url, env=listen_on(port), wait=False)
+        assert_one_line_error(daemon, f"cannot listen on smtp.listen 127.0.0.1:{port}", "in use")
+
+
+def test_an_unreadable_tls_key_refuses_in_one_line_naming_it(
+    start_daemon: Any, sqlite_db_url: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing-key.pem"
+    env = {
+        "THREADLINE_SMTP__TLS_CERTIFICATE": str(tmp_path / "cert.pem"),
+        "THREADLINE_SMTP__TLS_KEY": str(missing),
+    }
+    (tmp_path / "cert.pem").write_text("not a certificate")
+    daemon = start_daemon(sqlite_db_url, env=env, wait=False)
+    assert_one_line_error(daemon, "smtp.tls_key", str(missing))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_disabled_listener_does_not_listen(start_daemon: Any, db_url: str) -> None:
+    port = free_port()
+    daemon = start_daemon(db_url, env={**listen_on(port), "THREADLINE_SMTP__ENABLED": "false"})
+    assert "smtp" not in json.loads(daemon.get("/healthz")[1])["components"]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    assert daemon.stop() == 0
+
+
+async def test_the_listener_is_failing_until_a_mail_is_accepted_again(empty_db_url: str) -> None:
+    settings = Settings.model_validate(
+        {"database": {"url": empty_db_url}, "smtp": {"listen": f"127.0.0.1:{free_port()}"}}
+    )
+    engine = make_engine(empty_db_url)
+    listener = build_smtp_listener(settings, engine, runners=[])
+    assert listener is not None
+    assert listener.state is State.STARTING
+    await listener.start()
+    try:
+        assert listener.state is State.IDLE
+        refused = await asyncio.to_thread(send, listener.listen.port)
+        assert listener.state is State.FAILING
+        assert listener.last_error
+
+        await asyncio.to_thread(upgrade, engine)
+        assert await asyncio.to_thread(send, listener.listen.port) == {}
+        assert (listener.state, listener.last_error) == (State.IDLE, None)
+    finally:
+        await listener.close(timeout=5)
+        engine.dispose()
+    assert listener.state is State.STOPPED
+    assert refused == 451
+
+
+def send(port: int) -> dict[str, Any] | int:
+    """The refusals of sendmail, or the code of a refused DATA."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        try:
+            return client.sendmail("ada@example.com", ["support@localhost"], MAIL)
+        except smtplib.SMTPDataError as error:
+            return error.smtp_code
