@@ -23,13 +23,14 @@ import time
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import func, select
 
 from bench.generator import messages
 from channels import normalized
 from core.db import make_engine, session_factory
 from core.intake import Intake, RawItem
 from core.migrate import upgrade
-from core.models import User
+from core.models import Ticket, User
 from core.processor import Processor
 from daemon.settings import Settings
 from daemon.wiring import build_handler
@@ -46,9 +47,13 @@ def one_run(url: str, count: int) -> dict[str, float]:
         session.add_all(
             User(name=f"Agent {n}", email=f"agent{n}@desk.example", type="agent") for n in range(3)
         )
+    inbounds = list(messages(count))
+    conversations = sum(
+        not inbound.hints.in_reply_to and inbound.hints.subject_tag is None for inbound in inbounds
+    )
     raws = [
         RawItem(normalized.CHANNEL, inbound.hints.own_id or "", normalized.encode(inbound))
-        for inbound in messages(count)
+        for inbound in inbounds
     ]
     settings = Settings()
     processor = Processor(sessions, build_handler(settings, sessions), settings.intake)
@@ -59,9 +64,15 @@ def one_run(url: str, count: int) -> dict[str, float]:
     accepted = time.perf_counter()
     tally = processor.run_until_idle()
     finished = time.perf_counter()
+    with sessions() as session:
+        tickets = session.scalar(select(func.count()).select_from(Ticket))
     engine.dispose()
     if tally.done != count:
         raise SystemExit(f"only {tally.done} of {count} messages were stored: {tally}")
+    if tickets != conversations:
+        # Tag replies name tickets by the order conversations arrived in: a misthreaded run
+        # must not print a figure.
+        raise SystemExit(f"{tickets} tickets for {conversations} conversations")
     return {
         "messages_per_s": count / (finished - started),
         "accept_per_s": count / (accepted - started),

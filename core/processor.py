@@ -151,11 +151,11 @@ class Processor:
                     InboundItem.lease_owner == self.worker_id,
                 ),
             )
-            # The (status, next_attempt_at) index's own order, so a batch is read off the index
-            # instead of sorting the whole queue: retries in the order they fell due, and items
-            # never tried (NULL; before the retries on SQLite, after them on PostgreSQL) in the
-            # order they arrived (on PostgreSQL, nearly: the index keeps them in table order).
-            .order_by(InboundItem.next_attempt_at)
+            # The (status, next_attempt_at, id) index's own order, so a batch is read off the
+            # index instead of sorting the whole queue: retries in the order they fell due, and
+            # items never tried (NULL; before the retries on SQLite, after them on PostgreSQL)
+            # in the order they arrived, which threading by subject tag relies on.
+            .order_by(InboundItem.next_attempt_at, InboundItem.id)
             .limit(self._settings.batch_size)
             .with_for_update(skip_locked=True)
         )

@@ -33,7 +33,9 @@ class InboundItem(Base):
     __table_args__ = (
         UniqueConstraint("channel", "dedup_key"),
         one_of("status", INBOUND_STATUSES),
-        Index(None, "status", "next_attempt_at"),
+        # The processor's claim reads due items in this order: arrival order matters (a
+        # ``[#N]`` reply must not be handled before the mail that opens ticket N).
+        Index(None, "status", "next_attempt_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
