@@ -30,6 +30,7 @@ from daemon.runner import Runner
 from daemon.sdnotify import Notifier, watchdog_interval
 from daemon.settings import Settings
 from daemon.smtp_listener import build_smtp_listener
+from daemon.startup import StartupError
 
 RunnerFactory = Callable[[Settings, Engine], Runner]
 """Builds one runner once the database is open; ``threadline run`` passes the list of them."""
@@ -38,10 +39,6 @@ CANCEL_GRACE_S = 1.0
 """After the shutdown timeout, how long cancelled runners get to unwind."""
 
 _log = structlog.get_logger(__name__)
-
-
-class StartupError(Exception):
-    """The daemon cannot start; the message is one line that says what to do next."""
 
 
 class Supervisor:

@@ -24,7 +24,8 @@ from daemon.imap_runner import imap_runner
 from daemon.processor_runner import processor_runner
 from daemon.processor_wake import ProcessorWake
 from daemon.settings import Settings
-from daemon.supervisor import RunnerFactory, StartupError
+from daemon.startup import StartupError
+from daemon.supervisor import RunnerFactory
 
 
 def build_parsers() -> ParserRegistry:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from core.admin.errors import AdminError
 from core.external_ids import InvalidExternalId
-from daemon.supervisor import StartupError
+from daemon.startup import StartupError
 
 
 def one_line(error: BaseException) -> str:

@@ -1,40 +1,49 @@
-"""Entry point of the ``threadline`` console script."""
+"""Entry point of the ``threadline`` console script.
+
+Each command's module is imported only when that command runs: ``threadline ingest``, which an
+MTA may start once per mail, need not load the daemon's HTTP server and migrations.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from daemon.cli.check_config import check_config
-from daemon.cli.clients import clients
-from daemon.cli.db import db
-from daemon.cli.departments import departments
 from daemon.cli.errors import ThreadlineGroup
-from daemon.cli.inbound import inbound
-from daemon.cli.ingest import ingest
-from daemon.cli.outbox import outbox
-from daemon.cli.process import process
-from daemon.cli.run import run
-from daemon.cli.tickets import tickets
-from daemon.cli.users import users
+
+COMMANDS = {
+    "check-config": "check_config",
+    "clients": "clients",
+    "db": "db",
+    "departments": "departments",
+    "inbound": "inbound",
+    "ingest": "ingest",
+    "outbox": "outbox",
+    "process": "process",
+    "run": "run",
+    "tickets": "tickets",
+    "users": "users",
+}
+"""Command name -> its module in ``daemon.cli``, which defines a function of the same name."""
 
 
-@click.group(cls=ThreadlineGroup)
+class LazyGroup(ThreadlineGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module = COMMANDS.get(name)
+        if module is None:
+            return None
+        command: click.Command = getattr(importlib.import_module(f"daemon.cli.{module}"), module)
+        return command
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="threadline")
 def cli() -> None:
     """threadline: threads email, Slack and WhatsApp messages into support tickets."""
-
-
-cli.add_command(check_config)
-cli.add_command(clients)
-cli.add_command(db)
-cli.add_command(departments)
-cli.add_command(inbound)
-cli.add_command(ingest)
-cli.add_command(outbox)
-cli.add_command(process)
-cli.add_command(run)
-cli.add_command(tickets)
-cli.add_command(users)
 
 
 def main() -> None:
