@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from channels.email.dedup import CHANNEL as EMAIL_CHANNEL
+from channels.email.dedup import mail_dedup_key
 from core.db import session_factory
 from core.intake import Intake, RawItem, content_key
 from daemon.cli.common import config_option, database, load
@@ -85,11 +87,14 @@ def ingest(channel: str, files: tuple[str, ...], config_path: Path | None) -> No
 
 def _read(channel: str, source: str) -> RawItem:
     """Keyed by the bytes alone: an MTA that retries after a lost answer redelivers the same
-    bytes, whatever it passes beside them."""
+    bytes, whatever it passes beside them. Mail is keyed by its Message-ID, as the listener and
+    the IMAP poller key it: one mail delivered for two of our addresses (each copy with its own
+    Delivered-To) is stored once."""
     if source == STDIN:
         raw = click.get_binary_stream("stdin").read()
         meta = {"source": "ingest"}
     else:
         raw = Path(source).read_bytes()
         meta = {"source": "ingest", "file": source}
-    return RawItem(channel, content_key(raw), raw, meta)
+    key = mail_dedup_key(raw) if channel == EMAIL_CHANNEL else content_key(raw)
+    return RawItem(channel, key, raw, meta)

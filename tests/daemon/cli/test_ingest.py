@@ -63,6 +63,20 @@ def test_the_same_mail_piped_again_is_a_duplicate_and_still_exits_0(
     assert len(items(sessions)) == 1
 
 
+def test_one_mail_delivered_for_two_of_our_addresses_is_stored_once(
+    db_url: str, sessions: sessionmaker[Session]
+):
+    """Each copy of a Cc'd mail has a Delivered-To of its own; its Message-ID is the same."""
+    mail = b"Message-ID: <m1@example.com>\r\n" + MAIL
+    pipe(db_url, "--channel", "email", stdin=b"Delivered-To: support@desk.example\r\n" + mail)
+
+    again = pipe(db_url, "--channel", "email", stdin=b"Delivered-To: sales@desk.example\r\n" + mail)
+
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "stdin: duplicate of inbound item 1\n"
+    assert [item.dedup_key for item in items(sessions)] == ["mid:m1@example.com"]
+
+
 def test_files_are_accepted_together(
     threadline: Threadline, tmp_path: Path, sessions: sessionmaker[Session]
 ):
