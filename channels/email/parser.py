@@ -8,7 +8,6 @@ it never raises on broken MIME; what it leaves raw (8-bit headers, unknown chars
 from __future__ import annotations
 
 from collections.abc import Mapping
-from email.feedparser import FeedParser
 from email.message import Message
 from email.policy import compat32
 from typing import Any
@@ -19,6 +18,7 @@ from channels.email import addresses, bounces, thread_ids
 from channels.email.body import read_body
 from channels.email.charsets import header_text
 from channels.email.classify import classify
+from channels.email.feed_parser import FeedParser
 from channels.email.html_body import parse_html, tree_text
 from channels.email.reply_text import reply_text
 from channels.email.unreadable import unreadable

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from mailparser_reply import EmailReplyParser
+
 from channels.email.marker import REPLY_MARKER
+from channels.email.reply_text import _LANGUAGES, LANGUAGES, _HeaderFinder
 from tests.channels.email.sample_mail import mail, parsed, stored
 
 
@@ -112,3 +115,20 @@ def test_a_mail_that_is_all_quote_has_no_reply_and_its_body_is_the_full_text():
 
     assert inbound.reply_text == ""
     assert inbound.body == inbound.full_text
+
+
+def test_the_header_finder_splits_where_the_library_does():
+    library = EmailReplyParser(languages=list(LANGUAGES))
+    texts = [
+        "Still broken.\n\nOn Mon, 2 Mar 2026 at 09:00, Support <s@x> wrote:\n> old\n",
+        "Ja.\n\nAm 02.03.2026 um 09:00 schrieb Support <s@x>:\n> alt\n",
+        "Oui.\n\nDe : Support\nEnvoyé : lundi\nÀ : Ada\nObjet : Re\n\nancien\n",
+        "Done.\n\nFrom: Bob\nSent: today\nTo: Ada\nSubject: Re\n\nBest regards,\nBob\n",
+        "no header at all\n-- \nsig\n",
+    ]
+    for text in texts:
+        ours = _HeaderFinder(text, list(_LANGUAGES)).read().replies
+        theirs = library.read(text).replies
+        assert [(r.headers, r.content) for r in ours] == [(r.headers, r.content) for r in theirs], (
+            text
+        )
