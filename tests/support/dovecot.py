@@ -32,6 +32,8 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
+from tests.support.processes import terminate
+
 PASSWORD = "imap-test-password"
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 15
@@ -59,12 +61,7 @@ class DovecotServer:
         return self.directory / "cert.pem"
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=START_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, START_TIMEOUT_S)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def access_token(self, user: str, lifetime: float = 600.0) -> str:

@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -32,6 +33,21 @@ def mail(number: int, *, size: int = 0, sender: str = "client@example.com") -> b
         "\r\n"
         f"Hello, this is question {number}.\r\n" + "x" * size
     ).encode()
+
+
+def mailbox_toml(account: Account, password_file: Path, poll_interval: float = 60.0) -> str:
+    """The ``[[imap.mailboxes]]`` table a daemon's config file needs to poll ``account``
+    (named ``support``) on the plain port."""
+    return (
+        "\n[[imap.mailboxes]]\n"
+        'name = "support"\n'
+        f'host = "{HOST}"\n'
+        f"port = {account.server.port}\n"
+        'security = "none"\n'
+        f'username = "{account.user}"\n'
+        f'password_file = "{password_file}"\n'
+        f"poll_interval = {poll_interval}\n"
+    )
 
 
 def mailbox(account: Account, **overrides: Any) -> MailboxSettings:

@@ -19,6 +19,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
+from tests.support.processes import terminate
+
 START_TIMEOUT_S = 30
 
 
@@ -35,12 +37,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=START_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process, START_TIMEOUT_S)
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
 

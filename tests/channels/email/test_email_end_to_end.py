@@ -39,6 +39,7 @@ from core.models import (
 from core.tokens import ReplyToken, TokenSigner
 from tests.daemon.conftest import THREADLINE, DaemonProcess, free_port, write_config
 from tests.support.dovecot import PASSWORD, Account
+from tests.support.imap import mailbox_toml
 from tests.support.smtp_sink import Received, SmtpSink
 
 DESK = "support@desk.example"
@@ -186,13 +187,7 @@ def desk(
             + f'\n[email]\naddress = "{DESK}"\ndomains = ["{DOMAIN}"]\n'
             + f'\n[smarthost]\nhost = "127.0.0.1"\nport = {sink.port}\ntimeout = 10\n'
             + f'\n[threading]\ntoken_secret = "{TOKEN_SECRET}"\n'
-            + "\n[[imap.mailboxes]]\n"
-            'name = "support"\n'
-            'host = "127.0.0.1"\n'
-            f"port = {account.server.port}\n"
-            'security = "none"\n'
-            f'username = "{account.user}"\n'
-            f'password_file = "{password}"\n'
+            + mailbox_toml(account, password)
         )
         for address, name in AGENTS.items():
             added = subprocess.run(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.models import InboundItem, Ticket
 from tests.daemon.conftest import DaemonProcess, free_port, write_config
 from tests.support.dovecot import PASSWORD, Account
-from tests.support.imap import mail
+from tests.support.imap import mail, mailbox_toml
 
 SLOW_SWEEP = {"THREADLINE_INTAKE__SWEEP_INTERVAL": "60"}
 """The processor would only look every minute: a ticket within seconds proves the poller woke
@@ -35,16 +35,7 @@ def start_imap_daemon(tmp_path: Path, account: Account) -> Iterator[StartDaemon]
     def start(db_url: str, poll_interval: float = 60.0) -> DaemonProcess:
         port = free_port()
         config = write_config(tmp_path / f"config-{port}.toml", db_url, port)
-        config.write_text(
-            config.read_text() + "\n[[imap.mailboxes]]\n"
-            'name = "support"\n'
-            'host = "127.0.0.1"\n'
-            f"port = {account.server.port}\n"
-            'security = "none"\n'
-            f'username = "{account.user}"\n'
-            f'password_file = "{password}"\n'
-            f"poll_interval = {poll_interval}\n"
-        )
+        config.write_text(config.read_text() + mailbox_toml(account, password, poll_interval))
         daemon = DaemonProcess(config, port, tmp_path, SLOW_SWEEP)
         started.append(daemon)
         daemon.wait_until_serving()
