@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.bulk import BulkInsert
-from core.external_ids import InvalidExternalId, matching_types, normalize
+from core.external_ids import email_or_none, matching_types
 from core.models import (
     Attachment,
     Blob,
@@ -277,13 +277,8 @@ class BatchWork:
     def agent_addresses(self) -> frozenset[str]:
         """Every agent's email, normalized as a sender's address is."""
         if self._agent_addresses is None:
-            addresses = set()
-            for _id, email in self.agents():
-                try:
-                    addresses.add(normalize("email", email, default_region=""))
-                except InvalidExternalId:
-                    continue
-            self._agent_addresses = frozenset(addresses)
+            addresses = {email_or_none(email) for _id, email in self.agents()}
+            self._agent_addresses = frozenset(address for address in addresses if address)
         return self._agent_addresses
 
     def department_members(self, department_id: int | None) -> set[int]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.db import DIALECT_INSERTS
 from core.delivery import advance_delivery_status
-from core.external_ids import InvalidExternalId, normalize
+from core.external_ids import email_or_none
 from core.models import Suppression
 from core.normalized import Bounce
 
@@ -36,9 +36,8 @@ def record_bounces(
             advance_delivery_status(session, bounce.original_id, "failed")
         if suppress_for <= timedelta(0):
             continue
-        try:
-            address = normalize("email", bounce.recipient, default_region="")
-        except InvalidExternalId:
+        address = email_or_none(bounce.recipient)
+        if address is None:
             continue
         reason = f"bounced {bounce.status}: {bounce.diagnostic}".strip()[:REASON_LENGTH]
         until = now + suppress_for

@@ -50,6 +50,15 @@ def normalize(type: str, value: str, default_region: str) -> str:
     return normalized
 
 
+def email_or_none(value: str) -> str | None:
+    """The stored form of an address another tool wrote (a user's email, a bounce report's
+    recipient), or None when it is no valid address: such a value matches no sender."""
+    try:
+        return normalize("email", value, default_region="")
+    except InvalidExternalId:
+        return None
+
+
 def matching_types(type: str) -> tuple[str, ...]:
     """The types whose ids with the same value are the same person: a phone number is also the
     WhatsApp sender of that number, and the other way round."""

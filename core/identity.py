@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from core.admin.names import NAME_LENGTH
 from core.batch_work import AGENT_ACCOUNT, BatchWork
 from core.bulk import BulkInsert
-from core.external_ids import InvalidExternalId, matching_types, normalize
+from core.external_ids import InvalidExternalId, email_or_none, matching_types, normalize
 from core.models import Client, ClientExternalId, User
 from core.normalized import Classification, Inbound, SenderIdentity
 from core.outcome import Park
@@ -81,17 +81,10 @@ def sender_key(sender: SenderIdentity, settings: IdentitySettings) -> tuple[str,
         return None
 
 
-def _normalized_email(email: str) -> str | None:
-    try:
-        return normalize("email", email, default_region="")
-    except InvalidExternalId:
-        return None
-
-
 def _token_agent(session: Session, agent_id: int, address: str) -> Author | None:
     """Stored emails are compared in normalized form, in case another tool wrote them."""
     user = session.get(User, agent_id)
-    if user is None or _normalized_email(user.email) != address:
+    if user is None or email_or_none(user.email) != address:
         return None
     return Author("agent", None, user.id, address)
 
@@ -147,13 +140,16 @@ def create_unknown_senders(
             or _known(work, *key) is not None
         ):
             continue
-        names[key] = (inbound.sender.display_name or "").strip()[:NAME_LENGTH] or key[1]
+        names[key] = _client_name(inbound.sender, key[1])
     _create_clients(work, names)
 
 
+def _client_name(sender: SenderIdentity, address: str) -> str:
+    return (sender.display_name or "").strip()[:NAME_LENGTH] or address
+
+
 def _create_client(work: BatchWork, sender: SenderIdentity, address: str) -> Author:
-    name = (sender.display_name or "").strip()[:NAME_LENGTH] or address
-    _create_clients(work, {(sender.type, address): name})
+    _create_clients(work, {(sender.type, address): _client_name(sender, address)})
     author = _known(work, sender.type, address)
     assert author is not None, "just created, or created by a concurrent transaction"
     return author
