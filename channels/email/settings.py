@@ -59,6 +59,8 @@ class SmarthostSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
     security: Security = "none"
+    tls_ca_file: str = ""
+    """PEM file of the CAs to trust for the smarthost instead of the system's (a private CA)."""
     username: str = ""
     password: Annotated[str, Secret()] = ""
     timeout: float = Field(default=30.0, gt=0)

@@ -86,22 +86,25 @@ class EmailSender:
         except (smtplib.SMTPException, OSError) as error:
             raise TransientSendError(f"{self._where()}: {_describe(error)}") from None
 
+    def _tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self._smarthost.tls_ca_file or None)
+
     def _connect(self) -> smtplib.SMTP:
-        """Connected, encrypted and logged in as the settings ask; certificates are verified
-        against the system's trust store (``SSL_CERT_FILE`` names a private CA's)."""
+        """Connected, encrypted and logged in as the settings ask; certificates and host names
+        are always verified, against ``smarthost.tls_ca_file`` or the system's trust store."""
         settings = self._smarthost
         if settings.security == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 settings.host,
                 settings.port,
                 timeout=settings.timeout,
-                context=ssl.create_default_context(),
+                context=self._tls(),
             )
         else:
             smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         try:
             if settings.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=self._tls())
             if settings.username:
                 smtp.login(settings.username, settings.password)
         except smtplib.SMTPNotSupportedError as error:

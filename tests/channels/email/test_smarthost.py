@@ -291,6 +291,16 @@ def test_an_untrusted_certificate_is_not_sent_to(desk: DeskPipeline, tmp_path: P
     assert sink.received == []
 
 
+def test_a_private_ca_is_trusted_through_tls_ca_file(desk: DeskPipeline, tmp_path: Path):
+    open_ticket(desk)
+    files = self_signed_certificate(tmp_path)
+    with SmtpSink(tls=files, implicit_tls=True) as sink:
+        dispatch(desk, sink.port, security="ssl", tls_ca_file=str(files.certificate))
+
+    assert len(sink.received) == 1
+    assert rows(desk)[0].status == "sent"
+
+
 def test_a_suppressed_address_is_dead_without_connecting(desk: DeskPipeline):
     with desk.sessions.begin() as session:
         session.add(
