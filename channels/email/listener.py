@@ -14,6 +14,7 @@ import logging
 import socket
 import ssl
 import weakref
+from email.utils import parseaddr
 from typing import Any
 
 import structlog
@@ -163,7 +164,9 @@ class MailListener:
 
     def __init__(self, intake: Intake, email: EmailSettings, smtp: SmtpSettings) -> None:
         try:
-            recipients = RecipientPolicy(email.domains, email.addresses, email.address)
+            recipients = RecipientPolicy(
+                email.domains, email.addresses, parseaddr(email.address)[1]
+            )
         except InvalidRecipientSetting as error:
             raise ListenerSetupError(str(error)) from None
         lmtp = smtp.protocol == "lmtp"

@@ -8,11 +8,13 @@ with IDNA domains, so ``Support@Bücher.example`` is ``support@xn--bcher-kva.exa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import idna
 
 PLUS = "+"
+T = TypeVar("T")
 
 
 class InvalidRecipientSetting(ValueError):
@@ -21,9 +23,10 @@ class InvalidRecipientSetting(ValueError):
 
 class RecipientPolicy:
     def __init__(self, domains: Iterable[str], addresses: Iterable[str], desk_address: str) -> None:
-        self._domains = frozenset(_setting_domain("email.domains", name) for name in domains)
+        """``desk_address``: the addr-spec of ``email.address``, without a display name."""
+        self._domains = frozenset(_named("email.domains", domain_of, name) for name in domains)
         self._addresses = frozenset(
-            _setting_address(key, address)
+            _named(key, address_of, address)
             for key, values in (("email.addresses", addresses), ("email.address", [desk_address]))
             for address in values
         )
@@ -53,17 +56,24 @@ def _split(address: str) -> tuple[str, str] | None:
     return local.lower(), ascii_domain.lower()
 
 
-def _setting_domain(key: str, name: str) -> str:
+def domain_of(name: str) -> str:
+    """The ASCII form of a configured domain; refuses what no recipient could match."""
     parsed = _split(f"x@{name.strip()}")
     if parsed is None:
-        raise InvalidRecipientSetting(f"{key}: {name!r} is not a domain name")
+        raise InvalidRecipientSetting(f"{name!r} is not a domain name")
     return parsed[1]
 
 
-def _setting_address(key: str, address: str) -> tuple[str, str]:
+def address_of(address: str) -> tuple[str, str]:
+    """Local part and ASCII domain of a configured address."""
     parsed = _split(address.strip())
     if parsed is None:
-        raise InvalidRecipientSetting(
-            f"{key}: {address!r} is not an address like support@example.com"
-        )
+        raise InvalidRecipientSetting(f"{address!r} is not an address like support@example.com")
     return parsed
+
+
+def _named(key: str, check: Callable[[str], T], value: str) -> T:
+    try:
+        return check(value)
+    except InvalidRecipientSetting as error:
+        raise InvalidRecipientSetting(f"{key}: {error}") from None

@@ -3,10 +3,12 @@ mailboxes."""
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from channels.email.recipients import address_of, domain_of
 from core.config_types import Listen, ListenAddress, Secret
 from core.settings import Section
 
@@ -26,6 +28,29 @@ class EmailSettings(Section):
     """Bytes; larger mail is refused by the listener (552) and skipped by the IMAP poller."""
     hard_bounce_suppression_days: float = Field(default=30.0, ge=0)
     """A 5.x.x bounce stops all mail to the address for this long; 0 turns suppression off."""
+
+    @field_validator("address")
+    @classmethod
+    def _desk_address(cls, value: str) -> str:
+        """``support@example.com`` or ``Example Support <support@example.com>``."""
+        if not value.isprintable():
+            raise ValueError("must be one line of printable characters")
+        address_of(parseaddr(value)[1])
+        return value
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            domain_of(value)
+        return values
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            address_of(value)
+        return values
 
 
 class SmtpSettings(Section):

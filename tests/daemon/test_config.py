@@ -193,3 +193,19 @@ def test_invalid_toml_names_the_line(tmp_path: Path):
 def test_missing_file_is_one_clear_problem(tmp_path: Path):
     (problem,) = problems_of(tmp_path / "nope.toml")
     assert problem == f"{tmp_path / 'nope.toml'}: cannot read: No such file or directory"
+
+
+def test_email_domains_and_addresses_are_checked_naming_their_keys(tmp_path: Path):
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[email]\naddress = "Desk <support@@x>"\ndomains = ["not a domain"]\n'
+        'addresses = ["nobody"]\n'
+    )
+    keys = [problem.split(":")[0] for problem in problems_of(path, {})]
+    assert keys == ["email.address", "email.domains", "email.addresses"]
+
+
+def test_the_desk_address_may_carry_a_display_name(tmp_path: Path):
+    path = tmp_path / "config.toml"
+    path.write_text('[email]\naddress = "Desk Support <support@desk.example>"\n')
+    assert load_settings(path, {}).email.address == "Desk Support <support@desk.example>"

@@ -364,3 +364,25 @@ def test_tls_certificate_and_key_come_together(given: str) -> None:
     with pytest.raises(ValueError, match="STARTTLS needs both") as caught:
         SmtpSettings.model_validate({given: "/etc/threadline/tls.pem"})
     assert caught.value.errors()[0]["loc"] == ("tls_key",)
+
+
+async def test_a_desk_address_with_a_display_name_is_one_of_ours(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Replies come back to ``email.address`` with a token, written as it may be configured:
+    ``Desk Support <desk@solo.example>``."""
+    email = EmailSettings(address="Desk Support <desk@solo.example>", domains=("desk.example",))
+    settings = SmtpSettings.model_validate({"listen": f"{HOST}:{free_port()}"})
+    listener = MailListener(Intake(sessions), email, settings)
+    await listener.start()
+    try:
+
+        def rcpt(client: smtplib.SMTP) -> Reply:
+            client.ehlo()
+            client.mail(SENDER)
+            return client.rcpt("desk+t1-abcdefghijklmnop@solo.example")
+
+        code, _answer = await talk(listener, rcpt)
+    finally:
+        await listener.close(timeout=5)
+    assert code == 250
