@@ -16,7 +16,8 @@ class ProcessorWake:
     supervisor has opened the database and built any runner.
 
     Wiring: ``process = ProcessorWake(processor_runner(...))``, then
-    ``imap_runner(mailbox, process.accepted)``.
+    ``imap_runner(mailbox, process.accepted)`` and the supervisor's ``on_accepted`` (the SMTP
+    listener's): the one way an accept wakes the processor of its process.
     """
 
     def __init__(self, factory: RunnerFactory) -> None:

@@ -6,8 +6,7 @@ The listener itself lives in ``channels.email``, which may not know the daemon's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 
@@ -15,17 +14,9 @@ from channels.email.listener import MailListener
 from core.db import session_factory
 from core.intake import Intake
 from daemon.component import State, describe_error
-from daemon.runner import Runner
 from daemon.settings import Settings
 
 NAME = "smtp"
-
-
-@runtime_checkable
-class _WakesOnAccept(Protocol):
-    """A runner with work to do when an item is accepted (the processor's ``accepted``)."""
-
-    def accepted(self) -> None: ...
 
 
 class SmtpListener:
@@ -63,20 +54,10 @@ class SmtpListener:
 
 
 def build_smtp_listener(
-    settings: Settings, engine: Engine, runners: Sequence[Runner]
+    settings: Settings, engine: Engine, on_accepted: Callable[[], None] | None
 ) -> SmtpListener | None:
     """None when ``smtp.enabled`` is false; raises ListenerSetupError for unusable settings."""
     if not settings.smtp.enabled:
         return None
-    intake = Intake(session_factory(engine), on_accepted=_wake(runners))
+    intake = Intake(session_factory(engine), on_accepted=on_accepted)
     return SmtpListener(MailListener(intake, settings.email, settings.smtp))
-
-
-def _wake(runners: Sequence[Runner]) -> Callable[[], None]:
-    waiting = [runner.accepted for runner in runners if isinstance(runner, _WakesOnAccept)]
-
-    def wake() -> None:
-        for accepted in waiting:
-            accepted()
-
-    return wake

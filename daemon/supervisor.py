@@ -48,10 +48,14 @@ class Supervisor:
         config_path: Path | None,
         runner_factories: Sequence[RunnerFactory] = (),
         environ: Mapping[str, str] = os.environ,
+        on_accepted: Callable[[], None] | None = None,
     ) -> None:
+        """``on_accepted``: what wakes this process's processor after the SMTP listener
+        accepted mail (the IMAP pollers are handed it by their factories)."""
         self._settings = settings
         self._config_path = config_path
         self._runner_factories = runner_factories
+        self._on_accepted = on_accepted
         self._environ = environ
         self._notifier = Notifier(environ)
         self._stop_requested = asyncio.Event()
@@ -90,7 +94,7 @@ class Supervisor:
         listen = self._settings.http.listen
         timeout = self._settings.daemon.shutdown_timeout
         try:
-            smtp = build_smtp_listener(self._settings, engine, runners)
+            smtp = build_smtp_listener(self._settings, engine, self._on_accepted)
         except ListenerSetupError as error:
             raise StartupError(str(error)) from None
         components: list[Component] = [*runners, *([smtp] if smtp else [])]

@@ -4,6 +4,7 @@ pipeline is assembled, for ``threadline run`` and ``threadline process`` alike."
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +26,7 @@ from daemon.processor_runner import processor_runner
 from daemon.processor_wake import ProcessorWake
 from daemon.settings import Settings
 from daemon.startup import StartupError
-from daemon.supervisor import RunnerFactory
+from daemon.supervisor import Supervisor
 
 
 def build_parsers() -> ParserRegistry:
@@ -49,14 +50,16 @@ def build_senders(settings: Settings, sessions: sessionmaker[Session]) -> Sender
     return senders
 
 
-def build_runners(settings: Settings) -> tuple[RunnerFactory, ...]:
-    """What ``threadline run`` starts beside the HTTP server: the processor, which wakes the
-    dispatcher after every batch it commits, the dispatcher, and one poller per IMAP mailbox,
-    each waking the processor after mail was accepted."""
+def build_supervisor(settings: Settings, config_path: Path | None) -> Supervisor:
+    """What ``threadline run`` runs beside the HTTP server: the processor, which wakes the
+    dispatcher after every batch it commits; the dispatcher; one poller per IMAP mailbox; and
+    the SMTP listener. The pollers and the listener wake the processor after accepting mail."""
     dispatch = DispatcherFactory(build_senders)
     process = ProcessorWake(processor_runner(build_handler, on_handled=dispatch.wake))
     mailboxes = [imap_runner(mailbox, process.accepted) for mailbox in settings.imap.mailboxes]
-    return (process, dispatch, *mailboxes)
+    return Supervisor(
+        settings, config_path, (process, dispatch, *mailboxes), on_accepted=process.accepted
+    )
 
 
 def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handler:

@@ -99,7 +99,7 @@ async def test_the_listener_is_failing_until_a_mail_is_accepted_again(empty_db_u
         {"database": {"url": empty_db_url}, "smtp": {"listen": f"127.0.0.1:{free_port()}"}}
     )
     engine = make_engine(empty_db_url)
-    listener = build_smtp_listener(settings, engine, runners=[])
+    listener = build_smtp_listener(settings, engine, on_accepted=None)
     assert listener is not None
     assert listener.state is State.STARTING
     await listener.start()
