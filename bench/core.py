@@ -31,9 +31,8 @@ from core.db import make_engine, session_factory
 from core.intake import Intake, RawItem
 from core.migrate import upgrade
 from core.models import Ticket, User
-from core.processor import Processor
 from daemon.settings import Settings
-from daemon.wiring import build_handler
+from daemon.wiring import processing
 from tests.support.postgres import PostgresServer, external_postgres, start_postgres
 
 ACCEPT_BATCH = 500
@@ -56,14 +55,14 @@ def one_run(url: str, count: int) -> dict[str, float]:
         for inbound in inbounds
     ]
     settings = Settings()
-    processor = Processor(sessions, build_handler(settings, sessions), settings.intake)
     intake = Intake(sessions)
-    started = time.perf_counter()
-    for start in range(0, len(raws), ACCEPT_BATCH):
-        intake.accept_many(raws[start : start + ACCEPT_BATCH])
-    accepted = time.perf_counter()
-    tally = processor.run_until_idle()
-    finished = time.perf_counter()
+    with processing(settings, sessions) as processor:
+        started = time.perf_counter()
+        for start in range(0, len(raws), ACCEPT_BATCH):
+            intake.accept_many(raws[start : start + ACCEPT_BATCH])
+        accepted = time.perf_counter()
+        tally = processor.run_until_idle()
+        finished = time.perf_counter()
     with sessions() as session:
         tickets = session.scalar(select(func.count()).select_from(Ticket))
     engine.dispose()

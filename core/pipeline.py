@@ -23,7 +23,6 @@ from core.lifecycle import on_message
 from core.models import Ticket
 from core.normalized import Classification, Inbound
 from core.outcome import Outcome, Park
-from core.parsers import ParserRegistry, UnknownChannel
 from core.processor import QueuedItem
 from core.routing import assign, route
 from core.screening import outbound_allowed
@@ -52,25 +51,25 @@ class PipelineSettings:
 class Pipeline:
     def __init__(
         self,
-        parsers: ParserRegistry,
         signer: TokenSigner,
         settings: PipelineSettings,
         clock: Callable[[], datetime],
     ) -> None:
-        self._parsers = parsers
         self._signer = signer
         self._settings = settings
         self._clock = clock
         self._reopen_window = timedelta(days=settings.threading.reopen_window_days)
 
     def handle(self, session: Session, items: Sequence[QueuedItem]) -> list[Outcome]:
-        """The processor's handler: parse the raw items, then handle the messages."""
+        """The processor's handler, its items parsed by :class:`ParseAhead` as its
+        ``prepare``: an item whose parse failed raises that failure, as its own."""
         inbounds = []
         for item in items:
-            try:
-                inbounds.append(self._parsers.parse(item.channel, item.raw, item.meta or {}))
-            except UnknownChannel as error:
-                raise Park(str(error)) from None
+            if isinstance(item.prepared, Exception):
+                raise item.prepared
+            if not isinstance(item.prepared, Inbound):
+                raise TypeError(f"inbound item {item.id} was not parsed ahead")
+            inbounds.append(item.prepared)
         return self.handle_inbounds(session, inbounds)
 
     def handle_inbounds(self, session: Session, inbounds: Sequence[Inbound]) -> list[Outcome]:

@@ -5,6 +5,10 @@ LOCKED``, so several processes share the queue; a crashed worker's items return 
 expires), then handled in one transaction where a failing item is isolated in a SAVEPOINT: a
 poison item is rolled back alone, its failure recorded, and the rest of the batch still commits.
 Claiming and recording are a few set-based statements per batch, whatever its size.
+
+Work that needs no database (parsing) is a separate ``prepare`` step, started when a batch is
+claimed: while a queue drains, the next batch is claimed and its preparing started before the
+current one is handled, so it can run in other processes meanwhile (``core/parse_ahead.py``).
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ import random
 import secrets
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from sqlalchemy import Text, bindparam, func, or_, select, update
@@ -29,21 +33,24 @@ from core.outcome import Outcome, Park
 from core.settings import IntakeSettings
 
 
-class QueuedItem(Protocol):
-    """What a handler reads of a claimed item: a Core row of ``inbound_items``, read-only (the
-    processor alone writes items), since loading ORM objects cost more than handling some."""
+@dataclass(frozen=True)
+class QueuedItem:
+    """What a handler reads of a claimed item, read-only (the processor alone writes items)."""
 
-    @property
-    def id(self) -> int: ...
-    @property
-    def channel(self) -> str: ...
-    @property
-    def raw(self) -> bytes: ...
-    @property
-    def meta(self) -> dict[str, Any] | None: ...
-    @property
-    def attempts(self) -> int: ...
+    id: int
+    channel: str
+    raw: bytes
+    meta: dict[str, Any] | None
+    attempts: int
+    prepared: object = None
+    """What the processor's ``prepare`` made of the item (None without one)."""
 
+
+Prepare = Callable[[Sequence[QueuedItem]], Callable[[], Sequence[object]]]
+"""Starts the work on claimed items that needs no database, outside any transaction, and
+returns what waits for it: one result per item, in order, which the handler reads as
+``item.prepared``. Results must not depend on the database, as a batch is prepared before the
+one ahead of it commits."""
 
 Handler = Callable[[Session, Sequence[QueuedItem]], list[Outcome]]
 """Handles items in the batch transaction and says how each ended, in order (a whole batch at
@@ -63,8 +70,13 @@ MAX_ERROR_CHARS = 500
 
 _items = InboundItem.__table__
 _log = structlog.get_logger(__name__)
-_CLAIMED_ITEMS = (
+_LEASED_ITEMS = (
     select(_items.c.id, _items.c.channel, _items.c.raw, _items.c.meta, _items.c.attempts)
+    .where(_items.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_items.c.id)
+)
+_STILL_LEASED = (
+    select(_items.c.id, _items.c.attempts)
     .where(
         _items.c.id.in_(bindparam("ids", expanding=True)),
         _items.c.lease_owner == bindparam("worker_id"),
@@ -76,7 +88,7 @@ _CLAIMED_ITEMS = (
     # until this lease expires.
     .with_for_update()
 )
-"""The claimed items still leased to this worker, as Core rows (see :class:`QueuedItem`)."""
+"""The claimed items still leased to this worker."""
 
 
 @dataclass
@@ -98,6 +110,22 @@ class Tally:
         self.failed += other.failed
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Claimed items with their preparing under way."""
+
+    items: list[QueuedItem]
+    prepared: Callable[[], Sequence[object]]
+
+    @property
+    def ids(self) -> list[int]:
+        return [item.id for item in self.items]
+
+
+def _nothing_to_prepare(items: Sequence[QueuedItem]) -> Callable[[], Sequence[object]]:
+    return lambda: [None] * len(items)
+
+
 class _ItemFailed(Exception):
     """Ends a batch run without savepoints, to run it again with them."""
 
@@ -114,9 +142,11 @@ class Processor:
         clock: Clock = now_utc,
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        prepare: Prepare = _nothing_to_prepare,
     ) -> None:
         self._sessions = sessions
         self._handler = handler
+        self._prepare = prepare
         self._settings = settings
         self._clock = clock
         self.worker_id = worker_id or _new_worker_id()
@@ -127,30 +157,47 @@ class Processor:
         """Claim and handle one batch; the number of items handled (0: nothing was due)."""
         return self.process(self.claim()).total
 
-    def run_until_idle(self) -> Tally:
-        """Batches until none is due. Items that fail again wait for their backoff, so this
-        ends even when every item keeps failing."""
+    def run_until_idle(
+        self,
+        stopping: Callable[[], bool] = lambda: False,
+        on_batch: Callable[[], None] | None = None,
+    ) -> Tally:
+        """Batches until none is due, each claimed (and its preparing started) before the one
+        ahead of it is handled. Items that fail again wait for their backoff, so this ends even
+        when every item keeps failing. Once ``stopping()`` says so, no more is claimed: the
+        batch in hand is handled and nothing stays leased. ``on_batch`` after each commit."""
         tally = Tally()
-        while (batch := self.process(self.claim())).total:
-            tally.add(batch)
+        batch = self.claim()
+        while batch.items:
+            ahead = self.claim(holding=batch.ids) if not stopping() else None
+            tally.add(self.process(batch))
+            if on_batch is not None:
+                on_batch()
+            if ahead is None:
+                break
+            batch = ahead
         return tally
 
-    def claim(self) -> list[int]:
-        """Lease up to ``batch_size`` due items to this worker and commit, so the lease outlives
-        a crash of the batch transaction. Items still leased to this worker (a batch whose
-        transaction failed) are due again at once."""
+    def claim(self, holding: Sequence[int] = ()) -> Batch:
+        """Lease up to ``batch_size`` due items to this worker, commit, and start preparing
+        them; the lease outlives a crash of the batch transaction. Items still leased to this
+        worker (a batch whose transaction failed) are due again at once, except those it is
+        ``holding`` (a batch claimed and not yet handled)."""
         now = self._clock()
+        conditions = [
+            InboundItem.status == "pending",
+            or_(InboundItem.next_attempt_at.is_(None), InboundItem.next_attempt_at <= now),
+            or_(
+                InboundItem.lease_expires_at.is_(None),
+                InboundItem.lease_expires_at <= now,
+                InboundItem.lease_owner == self.worker_id,
+            ),
+        ]
+        if holding:
+            conditions.append(InboundItem.id.not_in(holding))
         due = (
             select(InboundItem.id)
-            .where(
-                InboundItem.status == "pending",
-                or_(InboundItem.next_attempt_at.is_(None), InboundItem.next_attempt_at <= now),
-                or_(
-                    InboundItem.lease_expires_at.is_(None),
-                    InboundItem.lease_expires_at <= now,
-                    InboundItem.lease_owner == self.worker_id,
-                ),
-            )
+            .where(*conditions)
             # The (status, next_attempt_at, id) index's own order, so a batch is read off the
             # index instead of sorting the whole queue: retries in the order they fell due, and
             # items never tried (NULL; before the retries on SQLite, after them on PostgreSQL)
@@ -170,32 +217,43 @@ class Processor:
             .returning(_items.c.id)
         )
         with self._sessions.begin() as session:
-            return sorted(session.scalars(lease))
+            connection = session.connection()
+            leased = connection.execute(lease).scalars().all()
+            # Read apart from the UPDATE: SQLite gathers all of RETURNING's rows in memory
+            # first, so a large mail returned there was held several times over at once.
+            rows = connection.execute(_LEASED_ITEMS, {"ids": leased}).all() if leased else []
+        items = [QueuedItem(*row) for row in rows]
+        return Batch(items, self._prepare(items))
 
-    def process(self, claimed: list[int]) -> Tally:
-        """Handle the claimed items still leased to this worker in one transaction. The rows
+    def process(self, batch: Batch) -> Tally:
+        """Handle the batch's items still leased to this worker in one transaction. The rows
         stay locked until it commits, so a worker that finds this lease expired meanwhile skips
         them in its claim instead of handling them twice.
 
         A SAVEPOINT and its RELEASE per item cost about as much as the rest of the processor,
         and items rarely fail: so the batch first runs without them, and only when an item
         fails is it rolled back whole and run again with each item in its own SAVEPOINT."""
-        if not claimed:
+        if not batch.items:
             return Tally()
+        # Before the transaction opens: it should not stay open while a parse finishes.
+        items = [
+            replace(item, prepared=prepared)
+            for item, prepared in zip(batch.items, batch.prepared(), strict=True)
+        ]
         try:
-            return self._process(claimed, isolated=False)
+            return self._process(items, isolated=False)
         except _ItemFailed:
             _log.debug("an inbound item failed, running its batch again item by item")
-            return self._process(claimed, isolated=True)
+            return self._process(items, isolated=True)
 
-    def _process(self, claimed: list[int], isolated: bool) -> Tally:
+    def _process(self, claimed: list[QueuedItem], isolated: bool) -> Tally:
         tally = Tally()
         with self._sessions.begin() as session:
-            items = (
-                session.connection()
-                .execute(_CLAIMED_ITEMS, {"ids": claimed, "worker_id": self.worker_id})
-                .all()
+            still = session.connection().execute(
+                _STILL_LEASED, {"ids": [i.id for i in claimed], "worker_id": self.worker_id}
             )
+            leased = {row.id: row.attempts for row in still}
+            items = [replace(i, attempts=leased[i.id]) for i in claimed if i.id in leased]
             if isolated:
                 self._record(session, *self._handle_each(session, items, tally))
             else:

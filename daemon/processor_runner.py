@@ -6,17 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import session_factory
-from core.processor import Handler, Processor
+from core.processor import Processor
 from daemon.runner import Runner
 from daemon.settings import Settings
 from daemon.supervisor import RunnerFactory
 
-HandlerBuilder = Callable[[Settings, sessionmaker[Session]], Handler]
+ProcessorBuilder = Callable[[Settings, sessionmaker[Session]], AbstractContextManager[Processor]]
+"""The processor, in a context that owns what it needs beside the database (parse workers)."""
 
 
 class ProcessorRunner(Runner):
@@ -25,23 +27,37 @@ class ProcessorRunner(Runner):
         processor: Processor,
         interval: float,
         on_handled: Callable[[], None] | None = None,
+        on_stopped: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__("processor", interval=interval)
         self._processor = processor
         self._on_handled = on_handled
         """Called after a batch committed: it may have queued outbox rows (the dispatcher's
         wake-up)."""
+        self._on_stopped = on_stopped
+        """Called once the loop has ended (it stops the parse workers)."""
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await super().run()
+        try:
+            await super().run()
+        finally:
+            await asyncio.to_thread(self._on_stopped)
 
     async def run_once(self) -> bool:
-        handled = await asyncio.to_thread(self._processor.run_batch)
-        if handled and self._on_handled is not None:
-            self._on_handled()
-        return handled > 0
+        """Drains the queue in one go, so each batch is claimed and parsed while the one
+        before it is stored; a stop ends it after the batch in hand."""
+        tally = await asyncio.to_thread(
+            self._processor.run_until_idle, lambda: self.stopping, self._batch_committed
+        )
+        return tally.total > 0
+
+    def _batch_committed(self) -> None:
+        """Runs in the processor's thread; the wake-up belongs to the loop's."""
+        if self._on_handled is not None and self._loop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._on_handled)
 
     def accepted(self) -> None:
         """``Intake``'s ``on_accepted``. Adapters accept in worker threads, and an asyncio event
@@ -56,13 +72,15 @@ class ProcessorRunner(Runner):
 
 
 def processor_runner(
-    build_handler: HandlerBuilder, on_handled: Callable[[], None] | None = None
+    build_processor: ProcessorBuilder, on_handled: Callable[[], None] | None = None
 ) -> RunnerFactory:
-    """The runner factory of the processor, given what builds the pipeline."""
+    """The runner factory of the processor, given what builds it."""
 
     def factory(settings: Settings, engine: Engine) -> ProcessorRunner:
-        sessions = session_factory(engine)
-        processor = Processor(sessions, build_handler(settings, sessions), settings.intake)
-        return ProcessorRunner(processor, settings.intake.sweep_interval, on_handled)
+        context = ExitStack()
+        processor = context.enter_context(build_processor(settings, session_factory(engine)))
+        return ProcessorRunner(
+            processor, settings.intake.sweep_interval, on_handled, on_stopped=context.close
+        )
 
     return factory

@@ -61,6 +61,12 @@ class Runner(ABC):
         return self._state
 
     @property
+    def stopping(self) -> bool:
+        """:meth:`stop` was called: an iteration that does many rounds of work ends early.
+        Read from worker threads too (a plain attribute, so that is safe)."""
+        return self._stopping
+
+    @property
     def last_error(self) -> str | None:
         """The latest failure, kept until an iteration succeeds, for /healthz."""
         return self._last_error

@@ -3,38 +3,31 @@ pipeline is assembled, for ``threadline run`` and ``threadline process`` alike."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels import normalized
-from channels.email import parser as email_parser
 from channels.email.outgoing import CHANNEL as EMAIL_CHANNEL
 from channels.email.smarthost import EmailSender
 from core.models.base import now_utc
-from core.parsers import ParserRegistry
+from core.parse_ahead import ParseAhead
 from core.pipeline import Pipeline, PipelineSettings
-from core.processor import Handler
+from core.processor import Handler, Processor
 from core.routing import RoutingError, check_routing
 from core.senders import SenderRegistry
 from core.token_secret import token_secret
 from core.tokens import TokenSigner
 from daemon.dispatcher_runner import DispatcherFactory
 from daemon.imap_runner import imap_runner
+from daemon.parsers import build_parsers
 from daemon.processor_runner import processor_runner
 from daemon.processor_wake import ProcessorWake
 from daemon.settings import Settings
 from daemon.startup import StartupError
 from daemon.supervisor import Supervisor
-
-
-def build_parsers() -> ParserRegistry:
-    """Every channel's parser; channels join here as they are built."""
-    parsers = ParserRegistry()
-    parsers.register(normalized.CHANNEL, normalized.parse)
-    parsers.register(email_parser.CHANNEL, email_parser.parse)
-    return parsers
 
 
 def build_senders(settings: Settings, sessions: sessionmaker[Session]) -> SenderRegistry:
@@ -55,7 +48,7 @@ def build_supervisor(settings: Settings, config_path: Path | None) -> Supervisor
     dispatcher after every batch it commits; the dispatcher; one poller per IMAP mailbox; and
     the SMTP listener. The pollers and the listener wake the processor after accepting mail."""
     dispatch = DispatcherFactory(build_senders)
-    process = ProcessorWake(processor_runner(build_handler, on_handled=dispatch.wake))
+    process = ProcessorWake(processor_runner(processing, on_handled=dispatch.wake))
     mailboxes = [imap_runner(mailbox, process.accepted) for mailbox in settings.imap.mailboxes]
     return Supervisor(
         settings, config_path, (process, dispatch, *mailboxes), on_accepted=process.accepted
@@ -72,7 +65,6 @@ def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handle
             raise StartupError(f"routing: {error}") from None
     signer = TokenSigner(token_secret(sessions, settings.threading.token_secret))
     pipeline = Pipeline(
-        build_parsers(),
         signer,
         PipelineSettings(
             identity=settings.identity,
@@ -84,3 +76,13 @@ def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handle
         clock=now_utc,
     )
     return pipeline.handle
+
+
+@contextmanager
+def processing(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[Processor]:
+    """The processor with its parse workers (``[intake] parse_workers``), which stop when the
+    block ends."""
+    with ParseAhead(build_parsers, settings.intake.parse_worker_count) as parsing:
+        yield Processor(
+            sessions, build_handler(settings, sessions), settings.intake, prepare=parsing
+        )

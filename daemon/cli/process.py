@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from core.db import session_factory
-from core.processor import Processor, Tally
+from core.processor import Tally
 from daemon.cli.common import config_option, database, load
 from daemon.logs import configure_logging
 
@@ -25,15 +25,13 @@ def process(until_idle: bool, config_path: Path | None) -> None:
     `threadline inbound retry`, or with the daemon stopped."""
     # Here, not at the top: every command imports this module, and `threadline ingest` (run by
     # an MTA for each mail) should not pay for importing the whole pipeline.
-    from daemon.wiring import build_handler
+    from daemon.wiring import processing
 
     settings = load(config_path)
     # Failures and parked items are logged as the daemon logs them, on stderr: stdout is the
     # summary.
     configure_logging(settings.logging, sys.stderr)
-    with database(settings) as engine:
-        sessions = session_factory(engine)
-        processor = Processor(sessions, build_handler(settings, sessions), settings.intake)
+    with database(settings) as engine, processing(settings, session_factory(engine)) as processor:
         tally = processor.run_until_idle() if until_idle else processor.process(processor.claim())
     click.echo(_summary(tally))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -17,7 +18,7 @@ from core.backoff import Backoff
 from core.intake import Intake, RawItem
 from core.models import InboundItem, Message
 from core.outcome import Outcome
-from core.processor import ItemHandler, Processor, Tally, one_at_a_time
+from core.processor import ItemHandler, Processor, QueuedItem, Tally, one_at_a_time
 from core.settings import IntakeSettings
 from tests.support.handlers import Poison, clients_named, ignore, park, store_message
 
@@ -256,13 +257,14 @@ def test_a_crashed_workers_items_are_taken_by_another_after_its_lease_expires(
     crashed = processor(sessions, clock=clock, worker_id="crashed", lease=60)
     survivor = processor(sessions, clock=clock, worker_id="survivor", lease=60)
 
-    assert crashed.claim() == ids
+    batch = crashed.claim()
+    assert batch.ids == ids
     clock.advance(59)
     assert survivor.run_batch() == 0
     clock.advance(1)
     assert survivor.run_batch() == 2
 
-    assert crashed.process(ids) == Tally()
+    assert crashed.process(batch) == Tally()
     assert [item(sessions, i).status for i in ids] == ["done", "done"]
     with sessions() as session:
         assert clients_named(session, "one") == clients_named(session, "two") == 1
@@ -274,7 +276,7 @@ def test_a_worker_takes_back_its_own_items_when_their_batch_transaction_failed(
     ids = accept(sessions, "one")
     worker = processor(sessions, lease=3600)
 
-    assert worker.claim() == ids
+    assert worker.claim().ids == ids
     assert worker.run_batch() == 1
 
 
@@ -342,3 +344,66 @@ def test_wakes_from_intake_see_the_new_item(sessions: sessionmaker[Session]):
     intake.accept(RawItem("email", "k", b"hello"))
 
     assert handled == [1]
+
+
+def test_a_drain_prepares_each_batch_before_handling_the_one_ahead_of_it(
+    sessions: sessionmaker[Session],
+):
+    """So preparing (parsing, in other processes) overlaps the batch transaction; the batch
+    in hand is not claimed again for the look-ahead, and each item is handled once with what
+    was prepared for it."""
+    ids = accept(sessions, *(f"m{n}" for n in range(5)))
+    events: list[tuple[str, list[int]]] = []
+
+    def prepare(items: Sequence[QueuedItem]) -> Callable[[], Sequence[object]]:
+        events.append(("prepare", [i.id for i in items]))
+        return lambda: [f"prepared {i.raw.decode()}" for i in items]
+
+    def handle(session: Session, items: Sequence[QueuedItem]) -> list[Outcome]:
+        events.append(("handle", [i.id for i in items]))
+        assert [i.prepared for i in items] == [f"prepared {i.raw.decode()}" for i in items]
+        return [Outcome("ignored") for _ in items]
+
+    worker = Processor(sessions, handle, settings(batch_size=2), Clock(), prepare=prepare)
+
+    assert worker.run_until_idle() == Tally(ignored=5)
+
+    assert events == [
+        ("prepare", ids[0:2]),
+        ("prepare", ids[2:4]),
+        ("handle", ids[0:2]),
+        ("prepare", ids[4:5]),
+        ("handle", ids[2:4]),
+        ("prepare", []),
+        ("handle", ids[4:5]),
+    ]
+
+
+def test_a_drain_told_to_stop_handles_the_batch_in_hand_and_leases_nothing_more(
+    sessions: sessionmaker[Session],
+):
+    ids = accept(sessions, *(f"m{n}" for n in range(5)))
+
+    tally = processor(sessions, batch_size=2).run_until_idle(stopping=lambda: True)
+
+    assert tally == Tally(done=2)
+    rows = [item(sessions, i) for i in ids]
+    assert [r.status for r in rows] == ["done", "done", "pending", "pending", "pending"]
+    assert {r.lease_owner for r in rows} == {None}
+
+
+def test_a_claimed_batch_whose_lease_was_taken_over_meanwhile_is_not_handled(
+    sessions: sessionmaker[Session],
+):
+    """The look-ahead batch waits while the one before it is handled: if its lease ran out
+    and another worker took its items, they are that worker's alone."""
+    ids = accept(sessions, "one", "two")
+    clock = Clock()
+    slow = processor(sessions, clock=clock, worker_id="slow", lease=60)
+    other = processor(sessions, clock=clock, worker_id="other", lease=60)
+    ahead = slow.claim()
+    clock.advance(61)
+    other.claim()
+
+    assert slow.process(ahead) == Tally()
+    assert [item(sessions, i).lease_owner for i in ids] == ["other", "other"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -209,3 +210,25 @@ def test_the_desk_address_may_carry_a_display_name(tmp_path: Path):
     path = tmp_path / "config.toml"
     path.write_text('[email]\naddress = "Desk Support <support@desk.example>"\n')
     assert load_settings(path, {}).email.address == "Desk Support <support@desk.example>"
+
+
+@pytest.mark.parametrize(("value", "count"), [('"auto"', None), ("0", 0), ("3", 3)])
+def test_parse_workers_are_a_count_or_auto(tmp_path: Path, value: str, count: int | None):
+    path = write(tmp_path, f"[intake]\nparse_workers = {value}\n")
+    workers = load_settings(path, {}).intake.parse_worker_count
+    if count is None:
+        # One CPU stays the processor's own: none on a single CPU, at most two.
+        assert workers == min(len(os.sched_getaffinity(0)) - 1, 2)
+    else:
+        assert workers == count
+
+
+def test_parse_workers_may_come_from_the_environment():
+    environ = {"THREADLINE_INTAKE__PARSE_WORKERS": "2"}
+    assert load_settings(None, environ).intake.parse_worker_count == 2
+
+
+@pytest.mark.parametrize("value", ["-1", "65", '"many"', "true"])
+def test_a_bad_parse_worker_count_is_one_problem_naming_its_key(tmp_path: Path, value: str):
+    problems = problems_of(write(tmp_path, f"[intake]\nparse_workers = {value}\n"))
+    assert problems == ['intake.parse_workers: a number of processes from 0 to 64, or "auto"']

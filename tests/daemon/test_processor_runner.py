@@ -4,14 +4,18 @@ for items other processes accepted."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.intake import Intake, RawItem
 from core.models import InboundItem
-from core.processor import Handler, Processor, one_at_a_time
+from core.outcome import Outcome
+from core.processor import Processor, QueuedItem, one_at_a_time
 from core.settings import IntakeSettings
 from daemon.component import State
 from daemon.processor_runner import ProcessorRunner, processor_runner
@@ -77,17 +81,63 @@ async def test_items_accepted_elsewhere_are_found_by_the_sweep(sessions: session
         await asyncio.wait_for(task, WAIT_S)
 
 
-def test_the_factory_builds_the_handler_and_sweeps_at_the_configured_interval(engine: Engine):
-    built: list[Settings] = []
+async def test_the_factory_builds_the_processor_whose_context_ends_with_the_runner(
+    engine: Engine,
+):
+    events: list[str] = []
 
-    def build(settings: Settings, _sessions: sessionmaker[Session]) -> Handler:
-        built.append(settings)
-        return one_at_a_time(store_message)
+    @contextmanager
+    def build(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[Processor]:
+        events.append("built")
+        yield Processor(sessions, one_at_a_time(store_message), settings.intake)
+        events.append("ended")
 
     settings = Settings(intake=IntakeSettings(sweep_interval=0.75))
 
     runner = processor_runner(build)(settings, engine)
 
     assert (runner.name, runner.interval) == ("processor", 0.75)
-    assert built == [settings]
-    assert isinstance(runner, ProcessorRunner)
+    assert events == ["built"]
+    task = asyncio.create_task(runner.run())
+    await wait_for_state(runner, State.IDLE)
+    runner.stop()
+    await asyncio.wait_for(task, WAIT_S)
+    assert events == ["built", "ended"]
+
+
+async def test_a_stop_ends_a_drain_after_the_batch_in_hand_leaving_nothing_leased(
+    sessions: sessionmaker[Session],
+):
+    """The drain claims each batch before handling the one ahead of it: a stop lets both
+    finish and claims no more, so a restart finds the rest due at once."""
+    ids = [
+        a.id
+        for a in Intake(sessions).accept_many(
+            [RawItem("email", f"k{n}", f"m{n}".encode()) for n in range(20)]
+        )
+    ]
+    loop = asyncio.get_running_loop()
+    stopped = threading.Event()
+    woken: list[int] = []
+
+    def stop_during_the_first_batch(session: Session, item: QueuedItem) -> Outcome:
+        if not stopped.is_set():
+            loop.call_soon_threadsafe(lambda: (runner.stop(), stopped.set()))
+            assert stopped.wait(WAIT_S)
+        return store_message(session, item)
+
+    runner = ProcessorRunner(
+        Processor(
+            sessions, one_at_a_time(stop_during_the_first_batch), IntakeSettings(batch_size=4)
+        ),
+        interval=60,
+        on_handled=lambda: woken.append(1),
+    )
+
+    await asyncio.wait_for(runner.run(), WAIT_S)
+
+    with sessions() as session:
+        rows = [session.get_one(InboundItem, i) for i in ids]
+        assert [r.status for r in rows] == ["done"] * 8 + ["pending"] * 12
+        assert {r.lease_owner for r in rows} == {None}
+    assert len(woken) == 2, "the dispatcher is woken after each committed batch"

@@ -7,10 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels import normalized
 from core.normalized import Inbound
 from core.outcome import Outcome
-from core.parsers import ParserRegistry
 from core.pipeline import Pipeline, PipelineSettings
 from core.settings import IdentitySettings, RoutingSettings, ThreadingSettings, TicketSettings
 from core.tokens import TokenSigner
@@ -58,8 +56,6 @@ def desk_pipeline(
     routing: RoutingSettings | None = None,
     suppress_bounced_for: timedelta = timedelta(days=30),
 ) -> DeskPipeline:
-    parsers = ParserRegistry()
-    parsers.register(normalized.CHANNEL, normalized.parse)
     clock = Clock()
     signer = TokenSigner(SECRET)
     settings = PipelineSettings(
@@ -69,4 +65,4 @@ def desk_pipeline(
         routing=routing or RoutingSettings(),
         suppress_bounced_for=suppress_bounced_for,
     )
-    return DeskPipeline(sessions, Pipeline(parsers, signer, settings, clock), clock, signer)
+    return DeskPipeline(sessions, Pipeline(signer, settings, clock), clock, signer)

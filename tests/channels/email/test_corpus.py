@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import random
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,8 @@ from core.intake import Intake, RawItem
 from core.models import InboundItem, Message
 from core.normalized import Inbound
 from core.outcome import Park
-from core.processor import Processor
 from daemon.settings import Settings
-from daemon.wiring import build_handler
+from daemon.wiring import processing
 
 PARKED = {
     "msg_05.txt": "From: foo, a name without an address, and no other sender",
@@ -80,15 +78,8 @@ def test_every_corpus_mail_is_stored_or_parked_for_a_reason(
         [RawItem(CHANNEL, mail_dedup_key(raw), raw) for raw in raws]
     )
     settings = Settings()
-    processor = Processor(
-        sessions,
-        build_handler(settings, sessions),
-        settings.intake,
-        worker_id="corpus",
-        rng=random.Random(1),
-    )
-
-    processor.run_until_idle()
+    with processing(settings, sessions) as processor:
+        processor.run_until_idle()
 
     with sessions() as session:
         items = {item.id: item for item in session.scalars(select(InboundItem))}

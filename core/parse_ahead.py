@@ -1,0 +1,199 @@
+"""Parse ahead: claimed items are parsed outside the batch transaction, in worker processes,
+while the processor handles the batch before them.
+
+Parsing is pure CPU (about 330 µs for a 3 KB support mail, a third of its whole cost) that the
+GIL keeps threads from sharing, while handling a batch waits on SQLAlchemy and the database. So
+the processor claims the next batch and hands it here before it handles the current one, and
+the parsers run on the other cores meanwhile (``[intake] parse_workers``).
+
+A parser that kills its process (a crash in a C extension, the OOM killer) breaks the whole
+pool, and every item in flight with it. The items of a broken pool are parsed again one at a
+time in a new one, so only the item that kills its worker fails (and is retried, then parked,
+like any failure); the others go on, as a poison item in the batch transaction costs only itself.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from core.normalized import Inbound
+from core.outcome import Park
+from core.parsers import ParserRegistry, UnknownChannel
+
+if TYPE_CHECKING:
+    # Not at run time: each worker process imports this module, and needs no database.
+    from core.processor import QueuedItem
+
+Parsed = Inbound | Exception
+"""An item's parse: its message, or the exception its handling raises (:class:`Park`, or
+:class:`ParseFailed` to retry)."""
+
+RegistryBuilder = Callable[[], ParserRegistry]
+"""Builds every channel's parser; a module-level function, as worker processes import it by
+name to build their own registry."""
+
+IN_PROCESS_ABOVE = 1024 * 1024
+"""Items larger than this (bytes) are parsed in the processor's own process: shipping a large
+mail to a worker and its attachments back costs more than it saves, and would hold each of them
+twice in memory."""
+
+PARENT_WATCH_S = 0.5
+"""How often a worker checks that the process it parses for is still there."""
+
+Item = tuple[str, bytes, Mapping[str, Any]]
+"""What a worker gets of an item: channel, raw bytes, meta."""
+
+
+class ParseFailed(Exception):
+    """A parser raised: the item is retried (then parked) with this description. Rather than
+    the parser's own exception, which may not survive the trip back from a worker process."""
+
+
+class ParseAhead:
+    """The processor's ``prepare``: starts parsing a claimed batch, returns what waits for it."""
+
+    def __init__(self, build: RegistryBuilder, workers: int) -> None:
+        """``workers`` 0: everything is parsed in this process, when the batch is handled."""
+        self._build = build
+        self._registry = build()
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __call__(self, items: Sequence[QueuedItem]) -> Callable[[], list[Parsed]]:
+        remote = [n for n, item in enumerate(items) if self._in_workers(item)]
+        chunks = [remote[start :: self._workers] for start in range(self._workers)]
+        started = [
+            (chunk, *self._submit([_item(items[n]) for n in chunk])) for chunk in chunks if chunk
+        ]
+
+        def wait() -> list[Parsed]:
+            parsed: dict[int, Parsed] = {}
+            for chunk, pool, future in started:
+                results = self._result(pool, future, [_item(items[n]) for n in chunk])
+                parsed.update(zip(chunk, results, strict=True))
+            return [
+                parsed[n] if n in parsed else parse(self._registry, *_item(item))
+                for n, item in enumerate(items)
+            ]
+
+        return wait
+
+    def close(self) -> None:
+        """Stops the workers; a parse still running is waited for. A batch still waiting for
+        its parse after this (a shutdown that did not wait for the processor) is parsed in
+        this process."""
+        self._workers = 0
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> ParseAhead:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _in_workers(self, item: QueuedItem) -> bool:
+        return (
+            self._workers > 0
+            and len(item.raw) <= IN_PROCESS_ABOVE
+            and self._registry.in_workers(item.channel)
+        )
+
+    def _submit(self, items: list[Item]) -> tuple[ProcessPoolExecutor, Future[list[Parsed]]]:
+        if self._pool is None:
+            # Spawned, not forked: the daemon has threads (and database connections) that a
+            # fork would copy in whatever state they were.
+            self._pool = ProcessPoolExecutor(
+                self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self._build,),
+            )
+        return self._pool, self._pool.submit(_parse_in_worker, items)
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _result(
+        self, pool: ProcessPoolExecutor, future: Future[list[Parsed]], items: list[Item]
+    ) -> list[Parsed]:
+        """A chunk's parses; when its worker died (or its results could not come back), each
+        of its items parsed alone instead, so that only the item at fault fails."""
+        try:
+            return future.result()
+        except Exception as error:
+            if isinstance(error, BrokenProcessPool):
+                self._discard(pool)
+            if not self._workers:
+                return [parse(self._registry, *item) for item in items]
+            if len(items) == 1:
+                return [ParseFailed(_lost(error))]
+            return [self._result(*self._submit([item]), [item])[0] for item in items]
+
+
+def parse(registry: ParserRegistry, channel: str, raw: bytes, meta: Mapping[str, Any]) -> Parsed:
+    try:
+        return registry.parse(channel, raw, meta)
+    except UnknownChannel as error:
+        return Park(str(error))
+    except Park as park:
+        return park
+    except Exception as error:
+        return ParseFailed(f"{type(error).__name__}: {error}")
+
+
+def _lost(error: Exception) -> str:
+    if isinstance(error, BrokenProcessPool):
+        return "the parser's worker process died parsing this item"
+    return f"the parse did not come back from its worker: {type(error).__name__}: {error}"
+
+
+def _item(item: QueuedItem) -> Item:
+    return item.channel, item.raw, item.meta or {}
+
+
+_worker_registry: ParserRegistry | None = None
+"""A worker process's parsers, built once when it starts."""
+
+
+def _start_worker(build: RegistryBuilder) -> None:
+    """The daemon's shutdown stops the workers itself, after the parses in flight: a Ctrl-C in
+    a terminal or a SIGTERM to the whole process group would otherwise kill them under it."""
+    global _worker_registry
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
+    ).start()
+    _worker_registry = build()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker holds both ends of its own work queue, so a parent killed outright (SIGKILL,
+    the OOM killer) never closes it: without this the worker would wait on it for ever."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_WATCH_S)
+    os._exit(0)
+
+
+def _parse_in_worker(items: list[Item]) -> list[Parsed]:
+    if _worker_registry is None:
+        raise RuntimeError("a parse worker runs without its registry")
+    return [parse(_worker_registry, *item) for item in items]

@@ -1,0 +1,168 @@
+"""Parse ahead: claimed items parsed in worker processes, each result in its item's place,
+and a parser that kills its worker costs only the item it was parsing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.mail_generator import corpus
+from channels.email.parser import CHANNEL as EMAIL
+from core.normalized import Inbound
+from core.outcome import Park
+from core.parse_ahead import IN_PROCESS_ABOVE, ParseAhead, ParseFailed
+from core.processor import QueuedItem
+from daemon.parsers import build_parsers
+from tests.support.parsers import CHANNEL, CHEAP_CHANNEL, DIE, FAIL, PARK, build_test_parsers
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT_S = 10.0
+
+
+def queued(*raws: bytes, channel: str = CHANNEL) -> list[QueuedItem]:
+    return [QueuedItem(n, channel, raw, None, 0) for n, raw in enumerate(raws, start=1)]
+
+
+@pytest.fixture
+def workers() -> Iterator[ParseAhead]:
+    with ParseAhead(build_test_parsers, workers=2) as parsing:
+        yield parsing
+
+
+def subjects(parsed: list[Inbound | Exception]) -> list[str]:
+    return [p.subject if isinstance(p, Inbound) else type(p).__name__ for p in parsed]
+
+
+def test_workers_parse_what_this_process_would_each_in_its_items_place():
+    mails = corpus(300).mails
+    items = queued(*mails, channel=EMAIL)
+    with ParseAhead(build_parsers, workers=2) as parsing:
+        in_workers = parsing(items)()
+    here = ParseAhead(build_parsers, workers=0)(items)()
+
+    assert in_workers == here
+    assert all(isinstance(parsed, Inbound) for parsed in here)
+
+
+def test_small_items_go_to_the_workers_and_large_ones_stay_in_this_process(workers):
+    large = b"x" * (IN_PROCESS_ABOVE + 1)
+
+    parsed = workers(queued(b"a", large, b"b"))()
+
+    pids = [int(p.full_text) for p in parsed if isinstance(p, Inbound)]
+    assert pids[1] == os.getpid()
+    assert os.getpid() not in (pids[0], pids[2])
+
+
+def test_a_channel_not_worth_a_worker_is_parsed_in_this_process(workers):
+    items = [*queued(b"a"), *queued(b"b", channel=CHEAP_CHANNEL)]
+
+    parsed = workers(items)()
+
+    pids = [int(p.full_text) for p in parsed if isinstance(p, Inbound)]
+    assert pids[0] != os.getpid()
+    assert pids[1] == os.getpid()
+
+
+def test_without_workers_everything_is_parsed_here_when_the_batch_is_handled():
+    parsing = ParseAhead(build_test_parsers, workers=0)
+
+    parsed = parsing(queued(b"a", b"b"))()
+
+    assert [int(p.full_text) for p in parsed if isinstance(p, Inbound)] == [os.getpid()] * 2
+
+
+def test_a_parser_failure_comes_back_as_the_items_own_retry_or_park(workers):
+    parsed = workers(queued(b"a", FAIL, PARK, b"b"))()
+
+    assert subjects(parsed) == ["a", "ParseFailed", "Park", "b"]
+    assert isinstance(parsed[1], ParseFailed)
+    assert str(parsed[1]) == "ValueError: unreadable\nsecond line"
+    assert isinstance(parsed[2], Park)
+    assert str(parsed[2]) == "no sender at all"
+
+
+def test_a_channel_without_parser_is_parked(workers):
+    (parsed,) = workers(queued(b"a", channel="fax"))()
+
+    assert isinstance(parsed, Park)
+    assert "no parser for channel 'fax'" in str(parsed)
+
+
+def test_an_item_that_kills_its_worker_fails_alone_and_the_workers_go_on(workers):
+    batch = [f"m{n}".encode() for n in range(10)]
+    batch[3] = DIE
+
+    parsed = workers(queued(*batch))()
+
+    assert subjects(parsed) == [
+        *(f"m{n}" for n in range(3)),
+        "ParseFailed",
+        *(f"m{n}" for n in range(4, 10)),
+    ]
+    assert str(parsed[3]) == "the parser's worker process died parsing this item"
+    assert subjects(workers(queued(b"after"))()) == ["after"]
+
+
+def test_batches_in_flight_together_each_get_their_own_results(workers):
+    """The processor starts the next batch's parse before it waits for the one ahead."""
+    first = workers(queued(*(f"a{n}".encode() for n in range(50))))
+    second = workers(queued(*(f"b{n}".encode() for n in range(50))))
+
+    assert subjects(second()) == [f"b{n}" for n in range(50)]
+    assert subjects(first()) == [f"a{n}" for n in range(50)]
+
+
+def test_a_batch_still_waiting_when_the_workers_stop_is_parsed_here():
+    parsing = ParseAhead(build_test_parsers, workers=1)
+    waiting = [parsing(queued(*(f"m{n}".encode() for n in range(20)))) for _ in range(20)]
+
+    parsing.close()
+
+    for wait in waiting:
+        assert subjects(wait()) == [f"m{n}" for n in range(20)]
+    (later,) = parsing(queued(b"later"))()
+    assert isinstance(later, Inbound)
+    assert int(later.full_text) == os.getpid(), "no new workers once stopped"
+
+
+ORPHAN_SCRIPT = """
+import sys
+from core.parse_ahead import ParseAhead
+from core.processor import QueuedItem
+from tests.support.parsers import build_test_parsers
+
+parsing = ParseAhead(build_test_parsers, workers=1)
+(parsed,) = parsing([QueuedItem(1, "test", b"x", None, 0)])()
+print(parsed.full_text, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_worker_whose_processor_was_killed_outright_exits_too():
+    """SIGKILL gives the processor no chance to stop its workers."""
+    processor = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_SCRIPT],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert processor.stdout is not None
+        worker = int(processor.stdout.readline())
+        assert Path(f"/proc/{worker}").exists()
+    finally:
+        processor.kill()
+        processor.wait(WAIT_S)
+
+    deadline = time.monotonic() + WAIT_S
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{worker}").exists(), "the worker outlived its processor"
