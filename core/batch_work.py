@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from core.advisory_keys import lock_key
 from core.bulk import BulkInsert
 from core.external_ids import email_or_none, matching_types
 from core.models import (
@@ -50,6 +51,17 @@ _REFS = select(MessageRef.external_id, MessageRef.ticket_id, MessageRef.message_
     MessageRef.channel == bindparam("channel"),
     MessageRef.external_id.in_(bindparam("keys", expanding=True)),
 )
+MAX_KEY_LOCKS = 1000
+"""Advisory locks share PostgreSQL's lock table, of ``max_locks_per_transaction`` (64) times
+``max_connections`` (100) entries by default: a batch with more senders and thread keys than
+this (a ``batch_size`` of several hundred) runs alone rather than lock each of them."""
+_BATCHES = lock_key("batches")
+_BATCH_BESIDE_OTHERS = text("SELECT pg_advisory_xact_lock_shared(:key)")
+_BATCH_ALONE = text("SELECT pg_advisory_xact_lock(:key)")
+_KEY_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
+)
+"""Waits for each lock in the array's order (a function scan yields its elements in order)."""
 _TICKETS = select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True)))
 _CLIENT_IDS = select(
     ClientExternalId.type, ClientExternalId.value, ClientExternalId.client_id, ClientExternalId.id
@@ -184,11 +196,43 @@ class BatchWork:
     ) -> None:
         """Load in a few set queries what the batch's messages will ask for: their senders'
         ids, the refs of their thread keys, and the tickets those refs, tags and tokens name
-        (with their assignees)."""
-        self._load_owners(set(senders))
-        self._load_refs(set(keys))
+        (with their assignees).
+
+        On PostgreSQL, where several processors may share the queue (DESIGN §8), each read is
+        preceded by transaction-scoped advisory locks on what it reads: two batches holding
+        messages of one conversation or one sender are then handled one after the other, and
+        the later one reads what the earlier committed. Without them, a reply handled beside
+        the message it answers missed it and opened a ticket of its own, and both batches'
+        refs of one key deadlocked. Either order threads alike (a ticket keeps every id its
+        messages reference). Each set of locks is taken in key order, senders and thread keys
+        before tickets, so batches never wait for each other in a circle."""
+        senders, keys = set(senders), set(keys)
+        names = [f"sender:{type}:{value}" for type, value in senders]
+        names += [f"ref:{channel}:{key}" for channel, key in keys]
+        alone = len(names) > MAX_KEY_LOCKS
+        self._lock_batch(names, alone)
+        self._load_owners(senders)
+        self._load_refs(keys)
         wanted = set(ticket_ids) | {row[1] for row in self._refs.values()}
+        if not alone:
+            self._lock_keys([f"ticket:{ticket_id}" for ticket_id in wanted])
         self._load_tickets(wanted)
+
+    def _lock_batch(self, names: list[str], alone: bool) -> None:
+        """Every batch holds the batches' lock, shared; one with more keys than
+        :data:`MAX_KEY_LOCKS` holds it alone instead of locking its keys."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        lock = _BATCH_ALONE if alone else _BATCH_BESIDE_OTHERS
+        self.session.connection().execute(lock, {"key": _BATCHES})
+        if not alone:
+            self._lock_keys(names)
+
+    def _lock_keys(self, names: list[str]) -> None:
+        if not names or self.session.get_bind().dialect.name != "postgresql":
+            return
+        keys = sorted({lock_key(name) for name in names})
+        self.session.connection().execute(_KEY_LOCKS, {"keys": keys})
 
     def _load_owners(self, senders: set[tuple[str, str]]) -> None:
         """``senders``: (type, normalized value) pairs; a value's twin types come along."""

@@ -4,20 +4,14 @@ database may do at a time (polling one IMAP mailbox, later the cluster-wide jobs
 from __future__ import annotations
 
 import contextlib
-import hashlib
 
 from sqlalchemy import Connection, create_engine, func, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from core.advisory_keys import lock_key
 from core.db import POSTGRESQL_CONNECT_TIMEOUT_S
-
-
-def lock_key(name: str) -> int:
-    """A stable signed 64-bit key (``hash()`` differs between processes)."""
-    digest = hashlib.sha256(f"threadline:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class AdvisoryLock:

@@ -1,0 +1,61 @@
+"""Several processors on one PostgreSQL (DESIGN §8): batches claimed side by side may hold
+messages of one conversation, and must thread them as one processor would."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.generator import Mix, messages
+from channels import normalized
+from core.intake import Intake, RawItem
+from core.models import InboundItem, Ticket
+from core.processor import Tally
+from core.settings import IntakeSettings
+from daemon.settings import Settings
+from daemon.wiring import processing
+
+WORKERS = 3
+REPLIES = Mix(new_sender=0.2, known_sender=0.2, reply_by_reference=0.6, reply_by_tag=0.0)
+"""Replies by In-Reply-To only: a ``[#N]`` tag names a ticket people were told of, which
+exists by then; the generator's tags are guessed from arrival order, which side by side
+processing does not keep."""
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize(
+    ("batch_size", "count"),
+    [
+        pytest.param(10, 600, id="each batch locks its keys"),
+        pytest.param(800, 2400, id="batches too big to lock their keys run alone"),
+    ],
+)
+def test_processors_side_by_side_thread_every_conversation_into_one_ticket(
+    sessions: sessionmaker[Session], batch_size: int, count: int
+):
+    inbounds = list(messages(count, mix=REPLIES))
+    conversations = sum(not inbound.hints.in_reply_to for inbound in inbounds)
+    Intake(sessions).accept_many(
+        [
+            RawItem(normalized.CHANNEL, inbound.hints.own_id or "", normalized.encode(inbound))
+            for inbound in inbounds
+        ]
+    )
+    settings = Settings(intake=IntakeSettings(batch_size=batch_size, parse_workers=0))
+
+    def drain(_worker: int) -> Tally:
+        with processing(settings, sessions) as processor:
+            return processor.run_until_idle()
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        tallies = list(pool.map(drain, range(WORKERS)))
+
+    assert sum(t.done for t in tallies) == count
+    assert all(t.retrying == t.failed == 0 for t in tallies), tallies
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == conversations
+        pending = select(func.count()).where(InboundItem.status != "done")
+        assert session.scalar(pending) == 0
