@@ -23,6 +23,8 @@ SLOW_SWEEP = {"THREADLINE_INTAKE__SWEEP_INTERVAL": "60"}
 it."""
 
 StartDaemon = Callable[..., DaemonProcess]
+LOG_TAIL = 8000
+"""Characters of each log printed after a test."""
 
 
 @pytest.fixture
@@ -44,6 +46,12 @@ def start_imap_daemon(tmp_path: Path, account: Account) -> Iterator[StartDaemon]
     yield start
     for daemon in started:
         daemon.kill()
+        # Shown only when the test failed: what the daemon and the server saw, for a failure
+        # that does not come back when the test is run again.
+        print(f"daemon log:\n{daemon.stdout[-LOG_TAIL:]}{daemon.stderr[-LOG_TAIL:]}")
+    server_log = account.server.directory / "dovecot.log"
+    if server_log.exists():
+        print(f"Dovecot log:\n{server_log.read_text(errors='replace')[-LOG_TAIL:]}")
 
 
 def mailbox_state(daemon: DaemonProcess) -> str:
