@@ -10,10 +10,13 @@ A parser that kills its process (a crash in a C extension, the OOM killer) break
 pool, and every item in flight with it. The items of a broken pool are parsed again one at a
 time in a new one, so only the item that kills its worker fails (and is retried, then parked,
 like any failure); the others go on, as a poison item in the batch transaction costs only itself.
+A parse that runs away (a pathological mail) ends the same way: a worker that has not finished
+its items within ``[intake] parse_timeout`` ends itself, and its items are parsed again alone.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import os
 import signal
@@ -61,11 +64,14 @@ class ParseFailed(Exception):
 class ParseAhead:
     """The processor's ``prepare``: starts parsing a claimed batch, returns what waits for it."""
 
-    def __init__(self, build: RegistryBuilder, workers: int) -> None:
-        """``workers`` 0: everything is parsed in this process, when the batch is handled."""
+    def __init__(self, build: RegistryBuilder, workers: int, timeout: float) -> None:
+        """``workers`` 0: everything is parsed in this process, when the batch is handled.
+        ``timeout``: seconds a worker may spend on the items it was given at once (a batch's
+        share, normally some milliseconds); a parse in this process has none."""
         self._build = build
         self._registry = build()
         self._workers = workers
+        self._timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
 
     def __call__(self, items: Sequence[QueuedItem]) -> Callable[[], list[Parsed]]:
@@ -122,7 +128,7 @@ class ParseAhead:
                 self._workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self._build,),
+                initargs=(self._build, self._timeout),
             )
         return self._pool, self._pool.submit(_parse_in_worker, items)
 
@@ -161,7 +167,10 @@ def parse(registry: ParserRegistry, channel: str, raw: bytes, meta: Mapping[str,
 
 def _lost(error: Exception) -> str:
     if isinstance(error, BrokenProcessPool):
-        return "the parser's worker process died parsing this item"
+        return (
+            "the parse worker ended while parsing this item: a crash, or a parse longer than "
+            "[intake] parse_timeout"
+        )
     return f"the parse did not come back from its worker: {type(error).__name__}: {error}"
 
 
@@ -171,18 +180,21 @@ def _item(item: QueuedItem) -> Item:
 
 _worker_registry: ParserRegistry | None = None
 """A worker process's parsers, built once when it starts."""
+_worker_timeout = 0.0
+"""Seconds a worker may spend on one call of :func:`_parse_in_worker`."""
 
 
-def _start_worker(build: RegistryBuilder) -> None:
+def _start_worker(build: RegistryBuilder, timeout: float) -> None:
     """The daemon's shutdown stops the workers itself, after the parses in flight: a Ctrl-C in
     a terminal or a SIGTERM to the whole process group would otherwise kill them under it."""
-    global _worker_registry
+    global _worker_registry, _worker_timeout
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(
         target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
     ).start()
     _worker_registry = build()
+    _worker_timeout = timeout
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -194,6 +206,13 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _parse_in_worker(items: list[Item]) -> list[Parsed]:
+    """faulthandler's watchdog is a thread of C that needs no GIL: it ends the worker even in
+    a regular expression or a C extension that never returns to Python, and writes where each
+    thread was to stderr (the daemon's log), for the parser to be fixed."""
     if _worker_registry is None:
         raise RuntimeError("a parse worker runs without its registry")
-    return [parse(_worker_registry, *item) for item in items]
+    faulthandler.dump_traceback_later(_worker_timeout, exit=True)
+    try:
+        return [parse(_worker_registry, *item) for item in items]
+    finally:
+        faulthandler.cancel_dump_traceback_later()

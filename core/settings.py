@@ -80,6 +80,12 @@ class IntakeSettings(Section):
     mail 7 % faster than two, which took turns with the processor); 0 parses in the processor
     itself."""
 
+    parse_timeout: float = Field(default=60.0, gt=0)
+    """Seconds a parse worker may spend on its share of a batch (normally milliseconds): one
+    that runs over is ended, and its items are parsed again one at a time, so only a mail that
+    keeps a parser busy that long fails (retried, then parked). Items parsed in the processor
+    itself (``parse_workers = 0``, items over 1 MiB) have no such bound."""
+
     @field_validator("parse_workers", mode="before")
     @classmethod
     def _count_or_auto(cls, value: object) -> object:

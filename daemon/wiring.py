@@ -82,7 +82,8 @@ def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handle
 def processing(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[Processor]:
     """The processor with its parse workers (``[intake] parse_workers``), which stop when the
     block ends."""
-    with ParseAhead(build_parsers, settings.intake.parse_worker_count) as parsing:
+    intake = settings.intake
+    with ParseAhead(build_parsers, intake.parse_worker_count, intake.parse_timeout) as parsing:
         yield Processor(
             sessions, build_handler(settings, sessions), settings.intake, prepare=parsing
         )

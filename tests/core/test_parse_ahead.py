@@ -19,10 +19,20 @@ from core.outcome import Park
 from core.parse_ahead import IN_PROCESS_ABOVE, ParseAhead, ParseFailed
 from core.processor import QueuedItem
 from daemon.parsers import build_parsers
-from tests.support.parsers import CHANNEL, CHEAP_CHANNEL, DIE, FAIL, PARK, build_test_parsers
+from tests.support.parsers import (
+    CHANNEL,
+    CHEAP_CHANNEL,
+    DIE,
+    FAIL,
+    HANG,
+    PARK,
+    build_test_parsers,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 10.0
+TIMEOUT_S = 30.0
+"""The workers' parse timeout, where no test means to reach it."""
 
 
 def queued(*raws: bytes, channel: str = CHANNEL) -> list[QueuedItem]:
@@ -31,7 +41,7 @@ def queued(*raws: bytes, channel: str = CHANNEL) -> list[QueuedItem]:
 
 @pytest.fixture
 def workers() -> Iterator[ParseAhead]:
-    with ParseAhead(build_test_parsers, workers=2) as parsing:
+    with ParseAhead(build_test_parsers, workers=2, timeout=TIMEOUT_S) as parsing:
         yield parsing
 
 
@@ -42,9 +52,9 @@ def subjects(parsed: list[Inbound | Exception]) -> list[str]:
 def test_workers_parse_what_this_process_would_each_in_its_items_place():
     mails = corpus(300).mails
     items = queued(*mails, channel=EMAIL)
-    with ParseAhead(build_parsers, workers=2) as parsing:
+    with ParseAhead(build_parsers, workers=2, timeout=TIMEOUT_S) as parsing:
         in_workers = parsing(items)()
-    here = ParseAhead(build_parsers, workers=0)(items)()
+    here = ParseAhead(build_parsers, workers=0, timeout=TIMEOUT_S)(items)()
 
     assert in_workers == here
     assert all(isinstance(parsed, Inbound) for parsed in here)
@@ -71,7 +81,7 @@ def test_a_channel_not_worth_a_worker_is_parsed_in_this_process(workers):
 
 
 def test_without_workers_everything_is_parsed_here_when_the_batch_is_handled():
-    parsing = ParseAhead(build_test_parsers, workers=0)
+    parsing = ParseAhead(build_test_parsers, workers=0, timeout=TIMEOUT_S)
 
     parsed = parsing(queued(b"a", b"b"))()
 
@@ -106,8 +116,21 @@ def test_an_item_that_kills_its_worker_fails_alone_and_the_workers_go_on(workers
         "ParseFailed",
         *(f"m{n}" for n in range(4, 10)),
     ]
-    assert str(parsed[3]) == "the parser's worker process died parsing this item"
+    assert str(parsed[3]).startswith("the parse worker ended while parsing this item")
     assert subjects(workers(queued(b"after"))()) == ["after"]
+
+
+def test_a_parse_that_runs_away_is_ended_and_fails_alone():
+    """Stuck in the regular expression engine, where no signal handler would ever run."""
+    with ParseAhead(build_test_parsers, workers=2, timeout=1.0) as parsing:
+        started = time.monotonic()
+
+        parsed = parsing(queued(b"a", HANG, b"b", b"c"))()
+
+        assert time.monotonic() - started < WAIT_S
+        assert subjects(parsed) == ["a", "ParseFailed", "b", "c"]
+        assert "parse_timeout" in str(parsed[1])
+        assert subjects(parsing(queued(b"after"))()) == ["after"]
 
 
 def test_batches_in_flight_together_each_get_their_own_results(workers):
@@ -120,7 +143,7 @@ def test_batches_in_flight_together_each_get_their_own_results(workers):
 
 
 def test_a_batch_still_waiting_when_the_workers_stop_is_parsed_here():
-    parsing = ParseAhead(build_test_parsers, workers=1)
+    parsing = ParseAhead(build_test_parsers, workers=1, timeout=TIMEOUT_S)
     waiting = [parsing(queued(*(f"m{n}".encode() for n in range(20)))) for _ in range(20)]
 
     parsing.close()
@@ -138,7 +161,7 @@ from core.parse_ahead import ParseAhead
 from core.processor import QueuedItem
 from tests.support.parsers import build_test_parsers
 
-parsing = ParseAhead(build_test_parsers, workers=1)
+parsing = ParseAhead(build_test_parsers, workers=1, timeout=30.0)
 (parsed,) = parsing([QueuedItem(1, "test", b"x", None, 0)])()
 print(parsed.full_text, flush=True)
 sys.stdin.read()

@@ -4,6 +4,7 @@ builder by name."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,11 @@ CHEAP_CHANNEL = "test-cheap"
 """Parsed by the same function, registered as not worth a worker."""
 DIE = b"die"
 """Raw bytes that kill the worker process parsing them, as a crash in a C extension would."""
+HANG = b"hang"
+"""Raw bytes whose parse runs away inside the regular expression engine, C code that never
+returns to Python, so only a watchdog outside the GIL can stop it. About ten seconds here
+(2**28 steps of backtracking): far over the test's timeout, yet a regression fails rather
+than hangs the suite."""
 FAIL = b"fail"
 PARK = b"park"
 
@@ -24,6 +30,8 @@ def parse(raw: bytes, _meta: Mapping[str, Any]) -> Inbound:
     """The raw bytes as the subject and the parsing process's pid as the text."""
     if raw == DIE:
         os._exit(70)
+    if raw == HANG:
+        re.match(r"(a+)+$", "a" * 28 + "b")
     if raw == FAIL:
         raise ValueError("unreadable\nsecond line")
     if raw == PARK:
