@@ -76,7 +76,7 @@ _LEASED_ITEMS = (
     .order_by(_items.c.id)
 )
 _STILL_LEASED = (
-    select(_items.c.id, _items.c.attempts)
+    select(_items.c.id)
     .where(
         _items.c.id.in_(bindparam("ids", expanding=True)),
         _items.c.lease_owner == bindparam("worker_id"),
@@ -249,11 +249,16 @@ class Processor:
     def _process(self, claimed: list[QueuedItem], isolated: bool) -> Tally:
         tally = Tally()
         with self._sessions.begin() as session:
-            still = session.connection().execute(
-                _STILL_LEASED, {"ids": [i.id for i in claimed], "worker_id": self.worker_id}
+            # Attempts as claimed still hold: only a lease's holder records a try, and a
+            # lease taken over meanwhile leaves the item out here.
+            leased = set(
+                session.connection()
+                .execute(
+                    _STILL_LEASED, {"ids": [i.id for i in claimed], "worker_id": self.worker_id}
+                )
+                .scalars()
             )
-            leased = {row.id: row.attempts for row in still}
-            items = [replace(i, attempts=leased[i.id]) for i in claimed if i.id in leased]
+            items = [item for item in claimed if item.id in leased]
             if isolated:
                 self._record(session, *self._handle_each(session, items, tally))
             else:
