@@ -31,8 +31,8 @@ from core.db import make_engine, session_factory
 from core.intake import Intake, RawItem
 from core.migrate import upgrade
 from core.models import Ticket, User
+from daemon.processing import processing
 from daemon.settings import Settings
-from daemon.wiring import processing
 from tests.support.postgres import PostgresServer, external_postgres, start_postgres
 
 ACCEPT_BATCH = 500

@@ -25,7 +25,7 @@ def process(until_idle: bool, config_path: Path | None) -> None:
     `threadline inbound retry`, or with the daemon stopped."""
     # Here, not at the top: every command imports this module, and `threadline ingest` (run by
     # an MTA for each mail) should not pay for importing the whole pipeline.
-    from daemon.wiring import processing
+    from daemon.processing import processing
 
     settings = load(config_path)
     # Failures and parked items are logged as the daemon logs them, on stderr: stdout is the

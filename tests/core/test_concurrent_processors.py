@@ -20,8 +20,8 @@ from core.intake import Intake, RawItem
 from core.models import InboundItem, Ticket
 from core.processor import Tally
 from core.settings import IntakeSettings
+from daemon.processing import processing
 from daemon.settings import Settings
-from daemon.wiring import processing
 
 WORKERS = 3
 COUNT = 600

@@ -17,8 +17,8 @@ from core.intake import Intake, RawItem
 from core.models import InboundItem, Message
 from core.normalized import Inbound
 from core.outcome import Park
+from daemon.processing import processing
 from daemon.settings import Settings
-from daemon.wiring import processing
 
 PARKED = {
     "msg_05.txt": "From: foo, a name without an address, and no other sender",

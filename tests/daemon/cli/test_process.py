@@ -1,4 +1,4 @@
-"""``threadline process`` with the pipeline ``daemon.wiring`` builds: what ``ingest`` accepted
+"""``threadline process`` with the pipeline ``daemon.processing`` builds: what ``ingest`` accepted
 is stored, what cannot be read is parked, and the counts say which.
 
 ``process`` runs as the installed command: it configures logging for its whole process."""
