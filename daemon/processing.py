@@ -52,6 +52,4 @@ def processing(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[
     block ends."""
     intake = settings.intake
     with ParseAhead(build_parsers, intake.parse_worker_count, intake.parse_timeout) as parsing:
-        yield Processor(
-            sessions, build_handler(settings, sessions), settings.intake, prepare=parsing
-        )
+        yield Processor(sessions, build_handler(settings, sessions), intake, prepare=parsing)

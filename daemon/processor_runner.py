@@ -4,9 +4,8 @@ adapter of this process accepts an item."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, ExitStack, suppress
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -56,7 +55,7 @@ class ProcessorRunner(Runner):
     def _batch_committed(self) -> None:
         """Runs in the processor's thread; the wake-up belongs to the loop's."""
         if self._on_handled is not None and self._loop is not None:
-            with contextlib.suppress(RuntimeError):
+            with suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._on_handled)
 
     def accepted(self) -> None:
@@ -67,7 +66,7 @@ class ProcessorRunner(Runner):
             return
         # A loop closed meanwhile (shutdown) raises; the item is committed, and the next
         # process start finds it, so the accept must not fail for it.
-        with contextlib.suppress(RuntimeError):
+        with suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self.wake)
 
 
