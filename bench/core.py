@@ -26,14 +26,14 @@ import psycopg
 from sqlalchemy import func, select
 
 from bench.generator import messages
-from channels import normalized
-from core.db import make_engine, session_factory
-from core.intake import Intake, RawItem
-from core.migrate import upgrade
-from core.models import Ticket, User
-from daemon.processing import processing
-from daemon.settings import Settings
 from tests.support.postgres import PostgresServer, external_postgres, start_postgres
+from threadline.channels import normalized
+from threadline.core.db import make_engine, session_factory
+from threadline.core.intake import Intake, RawItem
+from threadline.core.migrate import upgrade
+from threadline.core.models import Ticket, User
+from threadline.daemon.processing import processing
+from threadline.daemon.settings import Settings
 
 ACCEPT_BATCH = 500
 

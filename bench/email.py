@@ -41,11 +41,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench.core import fresh_url
 from bench.mail_generator import Corpus, big_mail, corpus
-from channels.email.settings import MailboxSettings
-from core.db import make_engine, session_factory
-from core.migrate import upgrade
-from core.models import Attachment, InboundItem, Message, Notification, OutboxItem, Ticket
 from tests.support.postgres import PostgresServer, external_postgres, start_postgres
+from threadline.channels.email.settings import MailboxSettings
+from threadline.core.db import make_engine, session_factory
+from threadline.core.migrate import upgrade
+from threadline.core.models import (
+    Attachment,
+    InboundItem,
+    Message,
+    Notification,
+    OutboxItem,
+    Ticket,
+)
 
 TIMEOUT_S = 1800
 AGENTS = 3
@@ -332,9 +339,9 @@ async def drain(url: str, port: int, count: int) -> dict[str, float]:
     """The daemon's runner for one mailbox, as ``threadline run`` builds it (default batch size,
     ``after = "flag"``), until ``count`` mails are in the intake queue; in a process of its own
     (``--one-imap``), so the peak RSS is the poller's."""
-    from daemon.imap_runner import imap_runner
-    from daemon.settings import Settings
     from tests.support.dovecot import HOST, PASSWORD
+    from threadline.daemon.imap_runner import imap_runner
+    from threadline.daemon.settings import Settings
 
     engine = make_engine(url)
     upgrade(engine)

@@ -17,8 +17,8 @@ from email.parser import BytesParser
 from email.policy import compat32
 from functools import partial
 
-from channels.email.marker import REPLY_MARKER
-from channels.email.parser import parse
+from threadline.channels.email.marker import REPLY_MARKER
+from threadline.channels.email.parser import parse
 
 LINE = "Hello support team, the printer on the second floor prints blank pages again.\r\n"
 HEADER = (

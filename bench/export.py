@@ -21,11 +21,11 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from core.db import make_engine, session_factory
-from core.export import export_tickets
-from core.migrate import upgrade
-from core.models import Client, Message, MessageRef, Ticket
-from core.models.base import now_utc
+from threadline.core.db import make_engine, session_factory
+from threadline.core.export import export_tickets
+from threadline.core.migrate import upgrade
+from threadline.core.models import Client, Message, MessageRef, Ticket
+from threadline.core.models.base import now_utc
 
 FILL_CHUNK = 5000
 

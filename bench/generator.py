@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from core.normalized import Inbound, SenderIdentity, ThreadHints
+from threadline.core.normalized import Inbound, SenderIdentity, ThreadHints
 
 SUBJECTS = ("Printer on fire", "Invoice 2026-03", "Cannot log in", "Refund", "Delivery late")
 BODY = (

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from core.normalized import Inbound
-from core.outcome import Park
+from threadline.core.normalized import Inbound
+from threadline.core.outcome import Park
 
 CHANNEL = "normalized"
 

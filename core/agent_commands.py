@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from core.batch_work import BatchWork
-from core.db import upsert_insert
-from core.lifecycle import set_status
-from core.models import Tag, Ticket, User, ticket_assignments, ticket_tags
-from core.models.tickets import TICKET_PRIORITIES, TICKET_STATUSES
+from threadline.core.batch_work import BatchWork
+from threadline.core.db import upsert_insert
+from threadline.core.lifecycle import set_status
+from threadline.core.models import Tag, Ticket, User, ticket_assignments, ticket_tags
+from threadline.core.models.tickets import TICKET_PRIORITIES, TICKET_STATUSES
 
 COMMANDS = ("close", "status", "priority", "assign", "tag", "note")
 _COMMAND_LINE = re.compile(r"^#(?P<name>[a-z]+)\b[ \t]*(?P<argument>.*)$", re.IGNORECASE)

@@ -24,10 +24,10 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from core.advisory_keys import lock_key
-from core.bulk import BulkInsert
-from core.external_ids import email_or_none, matching_types
-from core.models import (
+from threadline.core.advisory_keys import lock_key
+from threadline.core.bulk import BulkInsert
+from threadline.core.external_ids import email_or_none, matching_types
+from threadline.core.models import (
     Attachment,
     Blob,
     Client,
@@ -41,7 +41,7 @@ from core.models import (
     ticket_assignments,
     user_departments,
 )
-from core.outbox import insert_outbox_rows
+from threadline.core.outbox import insert_outbox_rows
 
 RefRow = tuple[str, int, int | None]
 """(external id, ticket id, message id or None) of a ``message_refs`` row."""

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from core.db import DIALECT_INSERTS
-from core.delivery import advance_delivery_status
-from core.external_ids import email_or_none
-from core.models import Suppression
-from core.normalized import Bounce
+from threadline.core.db import DIALECT_INSERTS
+from threadline.core.delivery import advance_delivery_status
+from threadline.core.external_ids import email_or_none
+from threadline.core.models import Suppression
+from threadline.core.normalized import Bounce
 
 REASON_LENGTH = 1000
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from core.models import OutboxItem
-from core.models.outbox import DELIVERY_STATUSES
+from threadline.core.models import OutboxItem
+from threadline.core.models.outbox import DELIVERY_STATUSES
 
 _ORDER = ("queued", "sent", "delivered", "read")
 _PREDECESSORS = {

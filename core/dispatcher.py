@@ -25,18 +25,18 @@ import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.backoff import Backoff
-from core.db import upsert_insert
-from core.models import MessageRef, OutboxItem
-from core.models.base import now_utc
-from core.senders import (
+from threadline.core.backoff import Backoff
+from threadline.core.db import upsert_insert
+from threadline.core.models import MessageRef, OutboxItem
+from threadline.core.models.base import now_utc
+from threadline.core.senders import (
     OutboxView,
     PermanentSendError,
     SenderRegistry,
     SendResult,
     TransientSendError,
 )
-from core.settings import DispatchSettings
+from threadline.core.settings import DispatchSettings
 
 Clock = Callable[[], datetime]
 """Naive UTC, like every timestamp column."""

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.external_ids import matching_types
-from core.models import (
+from threadline.core.external_ids import matching_types
+from threadline.core.models import (
     Attachment,
     Client,
     ClientExternalId,

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from core.batch_work import BatchWork
-from core.external_ids import matching_types
-from core.identity import Author
-from core.models import ClientExternalId, Message, Ticket
-from core.outbox import Outgoing, outbox_row
-from core.store import StoredMessage, store_message
+from threadline.core.batch_work import BatchWork
+from threadline.core.external_ids import matching_types
+from threadline.core.identity import Author
+from threadline.core.models import ClientExternalId, Message, Ticket
+from threadline.core.outbox import Outgoing, outbox_row
+from threadline.core.store import StoredMessage, store_message
 
 NOTIFICATION_CHANNEL = "email"
 """Agents are users with an email address; their notifications go out by mail."""

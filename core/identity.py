@@ -14,15 +14,15 @@ from typing import Literal
 from sqlalchemy import bindparam, delete
 from sqlalchemy.orm import Session
 
-from core.admin.names import NAME_LENGTH
-from core.batch_work import AGENT_ACCOUNT, BatchWork
-from core.bulk import BulkInsert
-from core.external_ids import InvalidExternalId, email_or_none, matching_types, normalize
-from core.models import Client, ClientExternalId, User
-from core.normalized import Classification, Inbound, SenderIdentity
-from core.outcome import Park
-from core.settings import IdentitySettings
-from core.tokens import ReplyToken
+from threadline.core.admin.names import NAME_LENGTH
+from threadline.core.batch_work import AGENT_ACCOUNT, BatchWork
+from threadline.core.bulk import BulkInsert
+from threadline.core.external_ids import InvalidExternalId, email_or_none, matching_types, normalize
+from threadline.core.models import Client, ClientExternalId, User
+from threadline.core.normalized import Classification, Inbound, SenderIdentity
+from threadline.core.outcome import Park
+from threadline.core.settings import IdentitySettings
+from threadline.core.tokens import ReplyToken
 
 
 @dataclass(frozen=True)

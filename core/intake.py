@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.bulk import BulkInsert
-from core.models import InboundItem
+from threadline.core.bulk import BulkInsert
+from threadline.core.models import InboundItem
 
 MAX_DEDUP_KEY = 255
 

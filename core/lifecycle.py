@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.models import Ticket
+from threadline.core.models import Ticket
 
 
 def set_status(ticket: Ticket, status: str, now: datetime) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 def _alembic_config(engine: Engine) -> Config:
     config = Config()
-    config.set_main_option("script_location", "core:migrations")
+    config.set_main_option("script_location", "threadline.core:migrations")
     config.attributes["engine"] = engine
     return config
 

@@ -14,9 +14,9 @@ from typing import Any, Literal
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from core.bulk import BulkInsert
-from core.db import DIALECT_INSERTS
-from core.models import OutboxItem
+from threadline.core.bulk import BulkInsert
+from threadline.core.db import DIALECT_INSERTS
+from threadline.core.models import OutboxItem
 
 Kind = Literal["reply", "notification", "acknowledgement"]
 KINDS: tuple[Kind, ...] = ("reply", "notification", "acknowledgement")

@@ -28,13 +28,13 @@ from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from core.normalized import Inbound
-from core.outcome import Park
-from core.parsers import ParserRegistry, UnknownChannel
+from threadline.core.normalized import Inbound
+from threadline.core.outcome import Park
+from threadline.core.parsers import ParserRegistry, UnknownChannel
 
 if TYPE_CHECKING:
     # Not at run time: each worker process imports this module, and needs no database.
-    from core.processor import QueuedItem
+    from threadline.core.processor import QueuedItem
 
 Parsed = Inbound | Exception
 """An item's parse: its message, or the exception its handling raises (:class:`Park`, or

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from core.normalized import Inbound
+from threadline.core.normalized import Inbound
 
 Parser = Callable[[bytes, Mapping[str, Any]], Inbound]
 """``(raw, meta) -> Inbound``; raises on input it cannot read at all."""

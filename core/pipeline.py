@@ -14,28 +14,33 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from core.agent_commands import AgentReply, apply_commands, parse_agent_reply
-from core.batch_work import BatchWork
-from core.bounces import record_bounces
-from core.fanout import FanOut, fan_out
-from core.identity import Author, create_unknown_senders, resolve_author, sender_key
-from core.lifecycle import on_message
-from core.models import Ticket
-from core.normalized import Classification, Inbound
-from core.outcome import Outcome, Park
-from core.processor import QueuedItem
-from core.routing import assign, route
-from core.screening import outbound_allowed
-from core.settings import IdentitySettings, RoutingSettings, ThreadingSettings, TicketSettings
-from core.store import open_ticket, store_attachments, store_message
-from core.threader import (
+from threadline.core.agent_commands import AgentReply, apply_commands, parse_agent_reply
+from threadline.core.batch_work import BatchWork
+from threadline.core.bounces import record_bounces
+from threadline.core.fanout import FanOut, fan_out
+from threadline.core.identity import Author, create_unknown_senders, resolve_author, sender_key
+from threadline.core.lifecycle import on_message
+from threadline.core.models import Ticket
+from threadline.core.normalized import Classification, Inbound
+from threadline.core.outcome import Outcome, Park
+from threadline.core.processor import QueuedItem
+from threadline.core.routing import assign, route
+from threadline.core.screening import outbound_allowed
+from threadline.core.settings import (
+    IdentitySettings,
+    RoutingSettings,
+    ThreadingSettings,
+    TicketSettings,
+)
+from threadline.core.store import open_ticket, store_attachments, store_message
+from threadline.core.threader import (
     find_thread,
     record_refs,
     surely_new_tickets,
     thread_keys,
     verified_token,
 )
-from core.tokens import ReplyToken, TokenSigner
+from threadline.core.tokens import ReplyToken, TokenSigner
 
 
 @dataclass(frozen=True)

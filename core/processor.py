@@ -26,11 +26,11 @@ import structlog
 from sqlalchemy import Text, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.backoff import Backoff
-from core.models import InboundItem
-from core.models.base import now_utc
-from core.outcome import Outcome, Park
-from core.settings import IntakeSettings
+from threadline.core.backoff import Backoff
+from threadline.core.models import InboundItem
+from threadline.core.models.base import now_utc
+from threadline.core.outcome import Outcome, Park
+from threadline.core.settings import IntakeSettings
 
 
 @dataclass(frozen=True)

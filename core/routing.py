@@ -13,10 +13,10 @@ from typing import Literal
 from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
 
-from core.admin.departments import departments_named
-from core.admin.errors import NotFound
-from core.models import Ticket, User, ticket_assignments, user_departments
-from core.settings import RoutingSettings
+from threadline.core.admin.departments import departments_named
+from threadline.core.admin.errors import NotFound
+from threadline.core.models import Ticket, User, ticket_assignments, user_departments
+from threadline.core.settings import RoutingSettings
 
 Strategy = Literal["none", "round_robin", "least_loaded"]
 

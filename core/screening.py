@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core.batch_work import BatchWork
-from core.identity import Author
-from core.normalized import Inbound
+from threadline.core.batch_work import BatchWork
+from threadline.core.identity import Author
+from threadline.core.normalized import Inbound
 
 RATE_WINDOW = timedelta(hours=1)
 

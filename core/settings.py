@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from core.config_types import Secret
+from threadline.core.config_types import Secret
 
 DEFAULT_DATABASE_URL = "sqlite:///var/threadline.db"
 MAX_PARSE_WORKERS = 64

@@ -7,10 +7,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.batch_work import BatchWork
-from core.identity import Author
-from core.models import Ticket
-from core.normalized import Inbound
+from threadline.core.batch_work import BatchWork
+from threadline.core.identity import Author
+from threadline.core.models import Ticket
+from threadline.core.normalized import Inbound
 
 TITLE_LENGTH = 255
 NO_SUBJECT = "(no subject)"

@@ -27,9 +27,9 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from core.batch_work import BatchWork
-from core.identity import Author
-from core.models import (
+from threadline.core.batch_work import BatchWork
+from threadline.core.identity import Author
+from threadline.core.models import (
     Base,
     Message,
     MessageRef,
@@ -39,8 +39,8 @@ from core.models import (
     ticket_assignments,
     ticket_tags,
 )
-from core.normalized import Classification, Inbound
-from core.tokens import ReplyToken, TokenSigner
+from threadline.core.normalized import Classification, Inbound
+from threadline.core.tokens import ReplyToken, TokenSigner
 
 _EMBEDDED_TOKEN = re.compile(r"t[1-9][0-9]*(?:a[1-9][0-9]*)?-[a-z2-7]{16}", re.IGNORECASE)
 

@@ -8,8 +8,8 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import upsert_insert
-from core.models import DaemonKey
+from threadline.core.db import upsert_insert
+from threadline.core.models import DaemonKey
 
 KEY_NAME = "reply_token_secret"
 

@@ -10,8 +10,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from core.advisory_keys import lock_key
-from core.db import POSTGRESQL_CONNECT_TIMEOUT_S
+from threadline.core.advisory_keys import lock_key
+from threadline.core.db import POSTGRESQL_CONNECT_TIMEOUT_S
 
 
 class AdvisoryLock:

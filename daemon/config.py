@@ -15,8 +15,8 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from core.config_types import Secret
-from daemon.settings import Settings
+from threadline.core.config_types import Secret
+from threadline.daemon.settings import Settings
 
 ENV_PREFIX = "THREADLINE_"
 FILE_SUFFIX = "_file"

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import session_factory
-from core.dispatcher import Dispatcher
-from core.senders import SenderRegistry
-from daemon.runner import Runner
-from daemon.settings import Settings
+from threadline.core.db import session_factory
+from threadline.core.dispatcher import Dispatcher
+from threadline.core.senders import SenderRegistry
+from threadline.daemon.runner import Runner
+from threadline.daemon.settings import Settings
 
 SendersBuilder = Callable[[Settings, sessionmaker[Session]], SenderRegistry]
 """Senders need the settings and the database (the email sender reads what its mail says), so

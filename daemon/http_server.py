@@ -12,11 +12,11 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import Engine
 
-from core.config_types import ListenAddress
-from core.db import ping
-from daemon.component import Component, State, describe_error
-from daemon.logs import redact_text
-from daemon.metrics import make_registry
+from threadline.core.config_types import ListenAddress
+from threadline.core.db import ping
+from threadline.daemon.component import Component, State, describe_error
+from threadline.daemon.logs import redact_text
+from threadline.daemon.metrics import make_registry
 
 PING_TIMEOUT_S = 2.0
 """A database slower than this to answer ``SELECT 1`` is reported as unreachable."""

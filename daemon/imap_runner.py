@@ -10,14 +10,14 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from channels.email.imap_poller import MailboxPoller
-from channels.email.settings import MailboxSettings
-from core.db import session_factory
-from core.intake import Intake
-from daemon.advisory_lock import AdvisoryLock
-from daemon.runner import Runner
-from daemon.settings import Settings
-from daemon.supervisor import RunnerFactory
+from threadline.channels.email.imap_poller import MailboxPoller
+from threadline.channels.email.settings import MailboxSettings
+from threadline.core.db import session_factory
+from threadline.core.intake import Intake
+from threadline.daemon.advisory_lock import AdvisoryLock
+from threadline.daemon.runner import Runner
+from threadline.daemon.settings import Settings
+from threadline.daemon.supervisor import RunnerFactory
 
 
 class ImapRunner(Runner):

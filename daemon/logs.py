@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from structlog.types import EventDict, Processor
 
-from daemon.settings import LoggingSettings, LogLevel
+from threadline.daemon.settings import LoggingSettings, LogLevel
 
 REDACTED = "[redacted]"
 

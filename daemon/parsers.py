@@ -3,9 +3,9 @@ import it by name in each new process, and should import no more than the parser
 
 from __future__ import annotations
 
-from channels import normalized
-from channels.email import parser as email_parser
-from core.parsers import ParserRegistry
+from threadline.channels import normalized
+from threadline.channels.email import parser as email_parser
+from threadline.core.parsers import ParserRegistry
 
 
 def build_parsers() -> ParserRegistry:

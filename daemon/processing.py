@@ -11,16 +11,16 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.models.base import now_utc
-from core.parse_ahead import ParseAhead
-from core.pipeline import Pipeline, PipelineSettings
-from core.processor import Handler, Processor
-from core.routing import RoutingError, check_routing
-from core.token_secret import token_secret
-from core.tokens import TokenSigner
-from daemon.parsers import build_parsers
-from daemon.settings import Settings
-from daemon.startup import StartupError
+from threadline.core.models.base import now_utc
+from threadline.core.parse_ahead import ParseAhead
+from threadline.core.pipeline import Pipeline, PipelineSettings
+from threadline.core.processor import Handler, Processor
+from threadline.core.routing import RoutingError, check_routing
+from threadline.core.token_secret import token_secret
+from threadline.core.tokens import TokenSigner
+from threadline.daemon.parsers import build_parsers
+from threadline.daemon.settings import Settings
+from threadline.daemon.startup import StartupError
 
 
 def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handler:

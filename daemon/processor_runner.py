@@ -10,11 +10,11 @@ from contextlib import AbstractContextManager, ExitStack, suppress
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import session_factory
-from core.processor import Processor
-from daemon.runner import Runner
-from daemon.settings import Settings
-from daemon.supervisor import RunnerFactory
+from threadline.core.db import session_factory
+from threadline.core.processor import Processor
+from threadline.daemon.runner import Runner
+from threadline.daemon.settings import Settings
+from threadline.daemon.supervisor import RunnerFactory
 
 ProcessorBuilder = Callable[[Settings, sessionmaker[Session]], AbstractContextManager[Processor]]
 """The processor, in a context that owns what it needs beside the database (parse workers)."""

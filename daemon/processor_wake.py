@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from daemon.processor_runner import ProcessorRunner
-from daemon.runner import Runner
-from daemon.settings import Settings
-from daemon.supervisor import RunnerFactory
+from threadline.daemon.processor_runner import ProcessorRunner
+from threadline.daemon.runner import Runner
+from threadline.daemon.settings import Settings
+from threadline.daemon.supervisor import RunnerFactory
 
 
 class ProcessorWake:

@@ -14,8 +14,8 @@ from abc import ABC, abstractmethod
 
 import structlog
 
-from core.backoff import Backoff
-from daemon.component import State, describe_error
+from threadline.core.backoff import Backoff
+from threadline.daemon.component import State, describe_error
 
 DEFAULT_BACKOFF = Backoff()
 

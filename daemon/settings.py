@@ -6,9 +6,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from channels.email.settings import EmailSettings, ImapSettings, SmarthostSettings, SmtpSettings
-from core.config_types import Listen, ListenAddress
-from core.settings import (
+from threadline.channels.email.settings import (
+    EmailSettings,
+    ImapSettings,
+    SmarthostSettings,
+    SmtpSettings,
+)
+from threadline.core.config_types import Listen, ListenAddress
+from threadline.core.settings import (
     DatabaseSettings,
     DispatchSettings,
     IdentitySettings,

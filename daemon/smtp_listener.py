@@ -10,11 +10,11 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from channels.email.listener import MailListener
-from core.db import session_factory
-from core.intake import Intake
-from daemon.component import State, describe_error
-from daemon.settings import Settings
+from threadline.channels.email.listener import MailListener
+from threadline.core.db import session_factory
+from threadline.core.intake import Intake
+from threadline.daemon.component import State, describe_error
+from threadline.daemon.settings import Settings
 
 NAME = "smtp"
 

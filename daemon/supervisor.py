@@ -17,20 +17,20 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from channels.email.listener import ListenerSetupError
-from core.config_types import ListenAddress
-from core.db import make_engine
-from core.migrate import current_revision, head_revision
-from daemon import instance_lock
-from daemon.component import Component, describe_error
-from daemon.config import ConfigError, load_settings
-from daemon.http_server import HttpServer, make_app
-from daemon.logs import configure_logging, redact_text, set_level
-from daemon.runner import Runner
-from daemon.sdnotify import Notifier, watchdog_interval
-from daemon.settings import Settings
-from daemon.smtp_listener import build_smtp_listener
-from daemon.startup import StartupError
+from threadline.channels.email.listener import ListenerSetupError
+from threadline.core.config_types import ListenAddress
+from threadline.core.db import make_engine
+from threadline.core.migrate import current_revision, head_revision
+from threadline.daemon import instance_lock
+from threadline.daemon.component import Component, describe_error
+from threadline.daemon.config import ConfigError, load_settings
+from threadline.daemon.http_server import HttpServer, make_app
+from threadline.daemon.logs import configure_logging, redact_text, set_level
+from threadline.daemon.runner import Runner
+from threadline.daemon.sdnotify import Notifier, watchdog_interval
+from threadline.daemon.settings import Settings
+from threadline.daemon.smtp_listener import build_smtp_listener
+from threadline.daemon.startup import StartupError
 
 RunnerFactory = Callable[[Settings, Engine], Runner]
 """Builds one runner once the database is open; ``threadline run`` passes the list of them."""

@@ -7,19 +7,19 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.email.outgoing import CHANNEL as EMAIL_CHANNEL
-from channels.email.smarthost import EmailSender
-from core.senders import SenderRegistry
-from core.token_secret import token_secret
-from core.tokens import TokenSigner
-from daemon.dispatcher_runner import DispatcherFactory
-from daemon.imap_runner import imap_runner
-from daemon.processing import processing
-from daemon.processor_runner import processor_runner
-from daemon.processor_wake import ProcessorWake
-from daemon.settings import Settings
-from daemon.startup import StartupError
-from daemon.supervisor import Supervisor
+from threadline.channels.email.outgoing import CHANNEL as EMAIL_CHANNEL
+from threadline.channels.email.smarthost import EmailSender
+from threadline.core.senders import SenderRegistry
+from threadline.core.token_secret import token_secret
+from threadline.core.tokens import TokenSigner
+from threadline.daemon.dispatcher_runner import DispatcherFactory
+from threadline.daemon.imap_runner import imap_runner
+from threadline.daemon.processing import processing
+from threadline.daemon.processor_runner import processor_runner
+from threadline.daemon.processor_wake import ProcessorWake
+from threadline.daemon.settings import Settings
+from threadline.daemon.startup import StartupError
+from threadline.daemon.supervisor import Supervisor
 
 
 def build_senders(settings: Settings, sessions: sessionmaker[Session]) -> SenderRegistry:

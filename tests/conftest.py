@@ -19,14 +19,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import make_engine, session_factory
-from core.migrate import upgrade
 from tests.support.postgres import (
     PostgresServer,
     PostgresUnavailable,
     external_postgres,
     start_postgres,
 )
+from threadline.core.db import make_engine, session_factory
+from threadline.core.migrate import upgrade
 
 BACKENDS = ("sqlite", "postgresql")
 _database_numbers = itertools.count()

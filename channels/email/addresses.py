@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from email.utils import getaddresses
 from typing import Any
 
-from channels.email.charsets import decode_words, unfolded
-from core.normalized import SenderIdentity
+from threadline.channels.email.charsets import decode_words, unfolded
+from threadline.core.normalized import SenderIdentity
 
 Fields = Mapping[str, Sequence[str]]
 """A mail's header fields: lower-case name to its raw (compat32) values, in order."""

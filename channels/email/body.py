@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from email.message import Message
 from email.policy import Compat32
 
-from channels.email import uuencode
-from channels.email.charsets import content_charset, decode_bytes, header_text
-from core.normalized import InboundAttachment
+from threadline.channels.email import uuencode
+from threadline.channels.email.charsets import content_charset, decode_bytes, header_text
+from threadline.core.normalized import InboundAttachment
 
 MAX_CONTENT_ID = 255
 """The width of ``attachments.content_id``."""

@@ -15,9 +15,9 @@ from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
 
-from channels.email.charsets import content_charset, decode_bytes, unfolded
-from channels.email.thread_ids import message_ids
-from core.normalized import Bounce
+from threadline.channels.email.charsets import content_charset, decode_bytes, unfolded
+from threadline.channels.email.thread_ids import message_ids
+from threadline.core.normalized import Bounce
 
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _FAILED_ACTIONS = frozenset({"failed", "delayed"})

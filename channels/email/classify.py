@@ -11,10 +11,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from channels.email.addresses import Fields
-from channels.email.charsets import unfolded
-from channels.email.marker import LOOP_HEADER
-from core.normalized import Classification
+from threadline.channels.email.addresses import Fields
+from threadline.channels.email.charsets import unfolded
+from threadline.channels.email.marker import LOOP_HEADER
+from threadline.core.normalized import Classification
 
 _AUTOMATIC_HEADERS = ("x-autoreply", "x-autorespond", "x-auto-response-suppress")
 """Set by vacation responders (and by Exchange on its automatic mail); any value counts."""

@@ -19,11 +19,11 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from channels.email.marker import LOOP_HEADER, REPLY_MARKER
-from core.external_ids import InvalidExternalId, normalize
-from core.senders import PermanentSendError
-from core.store import NO_SUBJECT
-from core.tokens import ReplyToken, TokenSigner
+from threadline.channels.email.marker import LOOP_HEADER, REPLY_MARKER
+from threadline.core.external_ids import InvalidExternalId, normalize
+from threadline.core.senders import PermanentSendError
+from threadline.core.store import NO_SUBJECT
+from threadline.core.tokens import ReplyToken, TokenSigner
 
 MAX_REFERENCES = 10
 """Ids in References: enough for any mail client to thread, bounded for long tickets."""

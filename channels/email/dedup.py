@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from core.intake import content_key, dedup_key
+from threadline.core.intake import content_key, dedup_key
 
 CHANNEL = "email"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from channels.email.settings import MailboxSettings
+from threadline.channels.email.settings import MailboxSettings
 
 TOKEN_COMMAND_TIMEOUT_S = 30.0
 

@@ -7,8 +7,8 @@ import ssl
 
 from imapclient import IMAPClient
 
-from channels.email.imap_auth import login
-from channels.email.settings import MailboxSettings
+from threadline.channels.email.imap_auth import login
+from threadline.channels.email.settings import MailboxSettings
 
 TIMEOUT_S = 60.0
 """Seconds a connect or a single read may take before the connection counts as broken."""

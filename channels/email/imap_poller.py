@@ -23,11 +23,11 @@ import structlog
 from imapclient import IMAPClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.email.dedup import CHANNEL, mail_dedup_key
-from channels.email.imap_connection import connect
-from channels.email.imap_position import Position, load_position, save_position
-from channels.email.settings import MailboxSettings
-from core.intake import Intake, RawItem
+from threadline.channels.email.dedup import CHANNEL, mail_dedup_key
+from threadline.channels.email.imap_connection import connect
+from threadline.channels.email.imap_position import Position, load_position, save_position
+from threadline.channels.email.settings import MailboxSettings
+from threadline.core.intake import Intake, RawItem
 
 SEEN = b"\\Seen"
 DELETED = b"\\Deleted"

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import upsert_insert
-from core.models.base import now_utc
-from core.models.mail_state import MailboxState
+from threadline.core.db import upsert_insert
+from threadline.core.models.base import now_utc
+from threadline.core.models.mail_state import MailboxState
 
 _table = MailboxState.__table__
 

@@ -21,10 +21,10 @@ import structlog
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 
-from channels.email.dedup import CHANNEL, mail_dedup_key
-from channels.email.recipients import InvalidRecipientSetting, RecipientPolicy
-from channels.email.settings import EmailSettings, SmtpSettings
-from core.intake import Accepted, Intake, RawItem
+from threadline.channels.email.dedup import CHANNEL, mail_dedup_key
+from threadline.channels.email.recipients import InvalidRecipientSetting, RecipientPolicy
+from threadline.channels.email.settings import EmailSettings, SmtpSettings
+from threadline.core.intake import Accepted, Intake, RawItem
 
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please try again later"
 RELAY_DENIED = "550 5.7.1 Relay access denied"

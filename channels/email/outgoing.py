@@ -10,9 +10,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from channels.email.compose import MAX_REFERENCES, Mail, MailAttachment
-from core.models import Attachment, Blob, Client, Message, MessageRef, Ticket, User
-from core.senders import OutboxView, PermanentSendError
+from threadline.channels.email.compose import MAX_REFERENCES, Mail, MailAttachment
+from threadline.core.models import Attachment, Blob, Client, Message, MessageRef, Ticket, User
+from threadline.core.senders import OutboxView, PermanentSendError
 
 CHANNEL = "email"
 

@@ -14,16 +14,16 @@ from typing import Any
 
 import structlog
 
-from channels.email import addresses, bounces, thread_ids
-from channels.email.body import read_body
-from channels.email.charsets import header_text
-from channels.email.classify import classify
-from channels.email.feed_parser import FeedParser
-from channels.email.html_body import parse_html, tree_text
-from channels.email.reply_text import reply_text
-from channels.email.unreadable import unreadable
-from core.normalized import Classification, Inbound, SenderIdentity, ThreadHints
-from core.outcome import Park
+from threadline.channels.email import addresses, bounces, thread_ids
+from threadline.channels.email.body import read_body
+from threadline.channels.email.charsets import header_text
+from threadline.channels.email.classify import classify
+from threadline.channels.email.feed_parser import FeedParser
+from threadline.channels.email.html_body import parse_html, tree_text
+from threadline.channels.email.reply_text import reply_text
+from threadline.channels.email.unreadable import unreadable
+from threadline.core.normalized import Classification, Inbound, SenderIdentity, ThreadHints
+from threadline.core.outcome import Park
 
 CHANNEL = "email"
 

@@ -18,8 +18,13 @@ import re
 import lxml.html
 from mailparser_reply import EmailMessage, EmailReplyParser
 
-from channels.email.html_body import drop_client_quotes, has_client_quote, parse_html, tree_text
-from channels.email.marker import REPLY_MARKER
+from threadline.channels.email.html_body import (
+    drop_client_quotes,
+    has_client_quote,
+    parse_html,
+    tree_text,
+)
+from threadline.channels.email.marker import REPLY_MARKER
 
 LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
 """Whose reply headers the library looks for; every language adds to its cost."""

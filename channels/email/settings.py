@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from channels.email.recipients import address_of, domain_of
-from core.config_types import Listen, ListenAddress, Secret
-from core.settings import Section
+from threadline.channels.email.recipients import address_of, domain_of
+from threadline.core.config_types import Listen, ListenAddress, Secret
+from threadline.core.settings import Section
 
 Security = Literal["none", "starttls", "ssl"]
 

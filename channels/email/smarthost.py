@@ -29,12 +29,12 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.email.compose import DeskAddress, compose, recipient_address
-from channels.email.outgoing import CHANNEL, outgoing_mail
-from channels.email.settings import EmailSettings, SmarthostSettings
-from core.models import Suppression
-from core.senders import OutboxView, PermanentSendError, SendResult, TransientSendError
-from core.tokens import TokenSigner
+from threadline.channels.email.compose import DeskAddress, compose, recipient_address
+from threadline.channels.email.outgoing import CHANNEL, outgoing_mail
+from threadline.channels.email.settings import EmailSettings, SmarthostSettings
+from threadline.core.models import Suppression
+from threadline.core.senders import OutboxView, PermanentSendError, SendResult, TransientSendError
+from threadline.core.tokens import TokenSigner
 
 Clock = Callable[[], datetime]
 """Timezone-aware."""

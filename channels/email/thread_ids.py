@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from channels.email.charsets import unfolded
+from threadline.channels.email.charsets import unfolded
 
 MAX_ID = 512
 """The width of ``message_refs.external_id``: a longer id is replaced by its digest."""

@@ -9,10 +9,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from channels.email.addresses import envelope_sender, receiving_address
-from channels.email.thread_ids import INVALID_DOMAIN
-from core.normalized import Inbound, InboundAttachment, SenderIdentity, ThreadHints
-from core.outcome import Park
+from threadline.channels.email.addresses import envelope_sender, receiving_address
+from threadline.channels.email.thread_ids import INVALID_DOMAIN
+from threadline.core.normalized import Inbound, InboundAttachment, SenderIdentity, ThreadHints
+from threadline.core.outcome import Park
 
 SUBJECT = "(unreadable message)"
 TEXT = "This mail could not be read. It is attached as it arrived (message.eml)."

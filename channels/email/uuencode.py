@@ -6,7 +6,7 @@ from __future__ import annotations
 import binascii
 import re
 
-from core.normalized import InboundAttachment
+from threadline.core.normalized import InboundAttachment
 
 _BLOCK = re.compile(
     rb"^begin[ \t]+[0-7]{3,4}[ \t]+([^\r\n]+?)[ \t]*\r?\n(.*?)^end[ \t]*$\r?\n?",

@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from core.admin.errors import Conflict, NotFound
-from core.admin.names import required_name
-from core.external_ids import matching_types, normalize
-from core.models import Client, ClientExternalId
+from threadline.core.admin.errors import Conflict, NotFound
+from threadline.core.admin.names import required_name
+from threadline.core.external_ids import matching_types, normalize
+from threadline.core.models import Client, ClientExternalId
 
 
 @dataclass(frozen=True)

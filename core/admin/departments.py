@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.admin.errors import Conflict, NotFound
-from core.admin.names import required_name
-from core.models import Department, user_departments
+from threadline.core.admin.errors import Conflict, NotFound
+from threadline.core.admin.names import required_name
+from threadline.core.models import Department, user_departments
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Update, func, select, update
 from sqlalchemy.orm import Session
 
-from core.admin.errors import InvalidInput, NotFound
-from core.models import InboundItem
-from core.models.inbound import INBOUND_STATUSES
+from threadline.core.admin.errors import InvalidInput, NotFound
+from threadline.core.models import InboundItem
+from threadline.core.models.inbound import INBOUND_STATUSES
 
 HEAD_BYTES = 1024
 """How much of the raw item ``show`` reads: enough to recognise it, never a whole attachment."""

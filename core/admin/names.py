@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.admin.errors import InvalidInput
+from threadline.core.admin.errors import InvalidInput
 
 NAME_LENGTH = 255
 

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Update, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from core.admin.errors import Conflict, InvalidInput, NotFound
-from core.models import OutboxItem
-from core.models.outbox import OUTBOX_STATUSES
+from threadline.core.admin.errors import Conflict, InvalidInput, NotFound
+from threadline.core.models import OutboxItem
+from threadline.core.models.outbox import OUTBOX_STATUSES
 
 
 @dataclass(frozen=True)

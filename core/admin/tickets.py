@@ -9,12 +9,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.admin.clients import get_client
-from core.admin.departments import departments_named
-from core.admin.errors import InvalidInput, NotFound
-from core.models import Client, Department, Message, Tag, Ticket, User, ticket_assignments
-from core.models import ticket_tags as ticket_tags_table
-from core.models.tickets import TICKET_STATUSES
+from threadline.core.admin.clients import get_client
+from threadline.core.admin.departments import departments_named
+from threadline.core.admin.errors import InvalidInput, NotFound
+from threadline.core.models import (
+    Client,
+    Department,
+    Message,
+    Tag,
+    Ticket,
+    User,
+    ticket_assignments,
+)
+from threadline.core.models import ticket_tags as ticket_tags_table
+from threadline.core.models.tickets import TICKET_STATUSES
 
 
 @dataclass(frozen=True)

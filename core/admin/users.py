@@ -10,12 +10,12 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from core.admin.departments import departments_named
-from core.admin.errors import Conflict, InvalidInput
-from core.admin.names import required_name
-from core.external_ids import normalize
-from core.models import Department, User, user_departments
-from core.models.users import USER_TYPES
+from threadline.core.admin.departments import departments_named
+from threadline.core.admin.errors import Conflict, InvalidInput
+from threadline.core.admin.names import required_name
+from threadline.core.external_ids import normalize
+from threadline.core.models import Department, User, user_departments
+from threadline.core.models.users import USER_TYPES
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from core.models import Base
+from threadline.core.models import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

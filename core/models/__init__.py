@@ -1,16 +1,16 @@
 """Every table threadline reads or writes: schema.md's support schema and the daemon's own."""
 
-from core.models.base import Base
-from core.models.clients import Client, ClientExternalId
-from core.models.departments import Department, user_departments
-from core.models.inbound import InboundItem
-from core.models.keys import DaemonKey
-from core.models.mail_state import MailboxState, Suppression
-from core.models.messages import Attachment, Blob, Message, MessageRef
-from core.models.notifications import Notification
-from core.models.outbox import OutboxItem
-from core.models.tickets import Tag, Ticket, ticket_assignments, ticket_tags
-from core.models.users import User, UserOAuthAccount
+from threadline.core.models.base import Base
+from threadline.core.models.clients import Client, ClientExternalId
+from threadline.core.models.departments import Department, user_departments
+from threadline.core.models.inbound import InboundItem
+from threadline.core.models.keys import DaemonKey
+from threadline.core.models.mail_state import MailboxState, Suppression
+from threadline.core.models.messages import Attachment, Blob, Message, MessageRef
+from threadline.core.models.notifications import Notification
+from threadline.core.models.outbox import OutboxItem
+from threadline.core.models.tickets import Tag, Ticket, ticket_assignments, ticket_tags
+from threadline.core.models.users import User, UserOAuthAccount
 
 __all__ = [
     "Attachment",

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.models.base import Base, JsonDocument, created_at_column, updated_at_column
+from threadline.core.models.base import Base, JsonDocument, created_at_column, updated_at_column
 
 
 class Client(Base):

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import (
+from threadline.core.models.base import (
     Base,
     JsonDocument,
     created_at_column,

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import Base, created_at_column
+from threadline.core.models.base import Base, created_at_column
 
 
 class DaemonKey(Base):

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import Base, created_at_column
+from threadline.core.models.base import Base, created_at_column
 
 
 class Message(Base):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import Base, created_at_column
+from threadline.core.models.base import Base, created_at_column
 
 
 class Notification(Base):

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import (
+from threadline.core.models.base import (
     Base,
     JsonDocument,
     created_at_column,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import Base, created_at_column, one_of, updated_at_column
+from threadline.core.models.base import Base, created_at_column, one_of, updated_at_column
 
 USER_TYPES = ("administrator", "agent")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from daemon.config import ConfigError, load_settings
+from threadline.daemon.config import ConfigError, load_settings
 
 EXIT_INVALID = 2
 

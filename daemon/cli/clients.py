@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from core.admin.clients import add_client, link_external_id, list_clients
-from core.external_ids import SUPPORTED_TYPES
-from daemon.cli.common import config_option, load, transaction
-from daemon.cli.output import emit_json, emit_table, format_option
+from threadline.core.admin.clients import add_client, link_external_id, list_clients
+from threadline.core.external_ids import SUPPORTED_TYPES
+from threadline.daemon.cli.common import config_option, load, transaction
+from threadline.daemon.cli.output import emit_json, emit_table, format_option
 
 ID_TYPE = click.Choice(SUPPORTED_TYPES)
 

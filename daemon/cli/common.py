@@ -11,9 +11,9 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from core.db import make_engine, session_factory, unit_of_work
-from daemon.config import ConfigError, load_settings
-from daemon.settings import Settings
+from threadline.core.db import make_engine, session_factory, unit_of_work
+from threadline.daemon.config import ConfigError, load_settings
+from threadline.daemon.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

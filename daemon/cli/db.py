@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from sqlalchemy.engine import make_url
 
-from core.migrate import current_revision, head_revision, upgrade
-from daemon.cli.common import config_option, database, load
+from threadline.core.migrate import current_revision, head_revision, upgrade
+from threadline.daemon.cli.common import config_option, database, load
 
 
 @click.group("db")

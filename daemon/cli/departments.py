@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from core.admin.departments import add_department, list_departments
-from daemon.cli.common import config_option, load, transaction
-from daemon.cli.output import emit_json, emit_table, format_option
+from threadline.core.admin.departments import add_department, list_departments
+from threadline.daemon.cli.common import config_option, load, transaction
+from threadline.daemon.cli.output import emit_json, emit_table, format_option
 
 
 @click.group("departments")

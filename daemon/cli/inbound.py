@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from core.admin.inbound import (
+from threadline.core.admin.inbound import (
     HEAD_BYTES,
     InboundDetail,
     list_inbound,
@@ -15,10 +15,10 @@ from core.admin.inbound import (
     retry_inbound,
     show_inbound,
 )
-from core.models.base import now_utc
-from core.models.inbound import INBOUND_STATUSES
-from daemon.cli.common import config_option, load, transaction
-from daemon.cli.output import cell_text, emit_json, emit_table, format_option, safe_text
+from threadline.core.models.base import now_utc
+from threadline.core.models.inbound import INBOUND_STATUSES
+from threadline.daemon.cli.common import config_option, load, transaction
+from threadline.daemon.cli.output import cell_text, emit_json, emit_table, format_option, safe_text
 
 RETRY_HINT = (
     "a running daemon picks it up within intake.sweep_interval, "

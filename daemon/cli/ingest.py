@@ -13,12 +13,12 @@ from typing import Any
 
 import click
 
-from channels.email.dedup import CHANNEL as EMAIL_CHANNEL
-from channels.email.dedup import mail_dedup_key
-from core.db import session_factory
-from core.intake import Intake, RawItem, content_key
-from daemon.cli.common import config_option, database, load
-from daemon.cli.errors import explain
+from threadline.channels.email.dedup import CHANNEL as EMAIL_CHANNEL
+from threadline.channels.email.dedup import mail_dedup_key
+from threadline.core.db import session_factory
+from threadline.core.intake import Intake, RawItem, content_key
+from threadline.daemon.cli.common import config_option, database, load
+from threadline.daemon.cli.errors import explain
 
 EX_TEMPFAIL = 75
 STDIN = "-"

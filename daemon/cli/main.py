@@ -10,7 +10,7 @@ import importlib
 
 import click
 
-from daemon.cli.errors import ThreadlineGroup
+from threadline.daemon.cli.errors import ThreadlineGroup
 
 COMMANDS = {
     "check-config": "check_config",
@@ -36,7 +36,9 @@ class LazyGroup(ThreadlineGroup):
         module = COMMANDS.get(name)
         if module is None:
             return None
-        command: click.Command = getattr(importlib.import_module(f"daemon.cli.{module}"), module)
+        command: click.Command = getattr(
+            importlib.import_module(f"threadline.daemon.cli.{module}"), module
+        )
         return command
 
 

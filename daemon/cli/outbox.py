@@ -7,11 +7,17 @@ from pathlib import Path
 
 import click
 
-from core.admin.outbox import OutboxDetail, list_outbox, retry_dead, retry_outbox, show_outbox
-from core.models.base import now_utc
-from core.models.outbox import OUTBOX_STATUSES
-from daemon.cli.common import config_option, load, transaction
-from daemon.cli.output import cell_text, emit_json, emit_table, format_option, safe_text
+from threadline.core.admin.outbox import (
+    OutboxDetail,
+    list_outbox,
+    retry_dead,
+    retry_outbox,
+    show_outbox,
+)
+from threadline.core.models.base import now_utc
+from threadline.core.models.outbox import OUTBOX_STATUSES
+from threadline.daemon.cli.common import config_option, load, transaction
+from threadline.daemon.cli.output import cell_text, emit_json, emit_table, format_option, safe_text
 
 
 @click.group("outbox")

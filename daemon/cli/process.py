@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from core.db import session_factory
-from core.processor import Tally
-from daemon.cli.common import config_option, database, load
-from daemon.logs import configure_logging
+from threadline.core.db import session_factory
+from threadline.core.processor import Tally
+from threadline.daemon.cli.common import config_option, database, load
+from threadline.daemon.logs import configure_logging
 
 
 @click.command("process")
@@ -25,7 +25,7 @@ def process(until_idle: bool, config_path: Path | None) -> None:
     `threadline inbound retry`, or with the daemon stopped."""
     # Here, not at the top: every command imports this module, and `threadline ingest` (run by
     # an MTA for each mail) should not pay for importing the whole pipeline.
-    from daemon.processing import processing
+    from threadline.daemon.processing import processing
 
     settings = load(config_path)
     # Failures and parked items are logged as the daemon logs them, on stderr: stdout is the

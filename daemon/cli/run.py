@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 import structlog
 
-from daemon.cli.common import config_option, load
-from daemon.supervisor import Supervisor
-from daemon.wiring import build_supervisor
+from threadline.daemon.cli.common import config_option, load
+from threadline.daemon.supervisor import Supervisor
+from threadline.daemon.wiring import build_supervisor
 
 EXIT_GRACE_S = 5.0
 """After the drain, how long worker threads still blocked in I/O may delay the exit."""

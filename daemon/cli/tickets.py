@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from core.admin.tickets import MessageView, TicketDetail, list_tickets, show_ticket
-from core.db import session_factory
-from core.export import export_tickets
-from core.models.tickets import TICKET_STATUSES
-from daemon.cli.common import config_option, database, load, transaction
-from daemon.cli.output import (
+from threadline.core.admin.tickets import MessageView, TicketDetail, list_tickets, show_ticket
+from threadline.core.db import session_factory
+from threadline.core.export import export_tickets
+from threadline.core.models.tickets import TICKET_STATUSES
+from threadline.daemon.cli.common import config_option, database, load, transaction
+from threadline.daemon.cli.output import (
     cell_text,
     emit_json,
     emit_table,

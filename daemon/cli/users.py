@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from core.admin.users import add_user, list_users
-from core.models.users import USER_TYPES
-from daemon.cli.common import config_option, load, transaction
-from daemon.cli.output import emit_json, emit_table, format_option
+from threadline.core.admin.users import add_user, list_users
+from threadline.core.models.users import USER_TYPES
+from threadline.daemon.cli.common import config_option, load, transaction
+from threadline.daemon.cli.output import emit_json, emit_table, format_option
 
 
 @click.group("users")

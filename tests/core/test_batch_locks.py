@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.advisory_keys import lock_key
-from core.batch_work import MAX_KEY_LOCKS, BatchWork
+from threadline.core.advisory_keys import lock_key
+from threadline.core.batch_work import MAX_KEY_LOCKS, BatchWork
 
 NOW = datetime(2026, 3, 2, 9, 0)
 ADVISORY = text(

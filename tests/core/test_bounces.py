@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.models import Message, MessageRef, OutboxItem, Suppression, Ticket
-from core.normalized import Bounce, Classification, Inbound
 from tests.support.desk_pipeline import DeskPipeline, desk_pipeline
 from tests.support.messages import email
+from threadline.core.models import Message, MessageRef, OutboxItem, Suppression, Ticket
+from threadline.core.normalized import Bounce, Classification, Inbound
 
 OUR_ID = "tl.t1-abcdefghijklmnop.x@desk.example"
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.bulk import SQLITE_MAX_VARIABLES, BulkInsert
-from core.models import Blob, Client, ClientExternalId, OutboxItem
+from threadline.core.bulk import SQLITE_MAX_VARIABLES, BulkInsert
+from threadline.core.models import Blob, Client, ClientExternalId, OutboxItem
 
 WHEN = datetime(2026, 3, 2, 9, 30, 15, 123456)
 

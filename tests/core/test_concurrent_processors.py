@@ -15,13 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.generator import Mix, messages
-from channels import normalized
-from core.intake import Intake, RawItem
-from core.models import InboundItem, Ticket
-from core.processor import Tally
-from core.settings import IntakeSettings
-from daemon.processing import processing
-from daemon.settings import Settings
+from threadline.channels import normalized
+from threadline.core.intake import Intake, RawItem
+from threadline.core.models import InboundItem, Ticket
+from threadline.core.processor import Tally
+from threadline.core.settings import IntakeSettings
+from threadline.daemon.processing import processing
+from threadline.daemon.settings import Settings
 
 WORKERS = 3
 COUNT = 600

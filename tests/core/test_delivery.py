@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.delivery import advance_delivery_status
-from core.models import OutboxItem
 from tests.support.outbox import enqueued, reply
+from threadline.core.delivery import advance_delivery_status
+from threadline.core.models import OutboxItem
 
 
 @pytest.fixture

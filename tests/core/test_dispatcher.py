@@ -12,16 +12,6 @@ import pytest
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.dispatcher import Dispatcher
-from core.models import MessageRef, OutboxItem
-from core.senders import (
-    OutboxView,
-    PermanentSendError,
-    SenderRegistry,
-    SendResult,
-    TransientSendError,
-)
-from core.settings import DispatchSettings
 from tests.support.outbox import (
     Conversation,
     FakeClock,
@@ -30,6 +20,16 @@ from tests.support.outbox import (
     enqueued,
     reply,
 )
+from threadline.core.dispatcher import Dispatcher
+from threadline.core.models import MessageRef, OutboxItem
+from threadline.core.senders import (
+    OutboxView,
+    PermanentSendError,
+    SenderRegistry,
+    SendResult,
+    TransientSendError,
+)
+from threadline.core.settings import DispatchSettings
 
 SETTINGS = DispatchSettings(
     batch_size=10, max_attempts=4, retry_initial=30.0, retry_maximum=3600.0, lease=120.0

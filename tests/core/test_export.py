@@ -8,13 +8,13 @@ from datetime import datetime
 from click.testing import CliRunner
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.export import export_tickets
-from core.models import User
-from core.normalized import InboundAttachment
-from core.tokens import ReplyToken
-from daemon.cli.main import cli
 from tests.support.desk_pipeline import desk_pipeline
 from tests.support.messages import email
+from threadline.core.export import export_tickets
+from threadline.core.models import User
+from threadline.core.normalized import InboundAttachment
+from threadline.core.tokens import ReplyToken
+from threadline.daemon.cli.main import cli
 
 
 def test_export_carries_the_whole_conversation(sessions: sessionmaker[Session], db_url: str):
@@ -75,7 +75,7 @@ def test_export_since_skips_tickets_unchanged_since(sessions: sessionmaker[Sessi
 
 
 def test_export_streams_across_chunks(sessions: sessionmaker[Session], monkeypatch):
-    monkeypatch.setattr("core.export.CHUNK", 3)
+    monkeypatch.setattr("threadline.core.export.CHUNK", 3)
     desk = desk_pipeline(sessions)
     for number in range(7):
         desk.deliver(email(f"c{number}@example.com", f"m{number}@mail"))

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from core.external_ids import SUPPORTED_TYPES, InvalidExternalId, matching_types, normalize
+from threadline.core.external_ids import (
+    SUPPORTED_TYPES,
+    InvalidExternalId,
+    matching_types,
+    normalize,
+)
 
 
 @pytest.mark.parametrize(

@@ -10,16 +10,16 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.admin.clients import add_client
-from core.admin.users import add_user
-from core.batch_work import BatchWork
-from core.db import make_engine, session_factory
-from core.identity import Author, resolve_author
-from core.models import Client, ClientExternalId, UserOAuthAccount
-from core.normalized import SenderIdentity
-from core.outcome import Park
-from core.settings import IdentitySettings
-from core.tokens import ReplyToken
+from threadline.core.admin.clients import add_client
+from threadline.core.admin.users import add_user
+from threadline.core.batch_work import BatchWork
+from threadline.core.db import make_engine, session_factory
+from threadline.core.identity import Author, resolve_author
+from threadline.core.models import Client, ClientExternalId, UserOAuthAccount
+from threadline.core.normalized import SenderIdentity
+from threadline.core.outcome import Park
+from threadline.core.settings import IdentitySettings
+from threadline.core.tokens import ReplyToken
 
 NOW = datetime(2024, 5, 1, 12, 0)
 CREATE = IdentitySettings(default_region="GB", unknown_sender="create")

@@ -6,8 +6,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.intake import ROWS_PER_STATEMENT, Accepted, Intake, RawItem, content_key
-from core.models import InboundItem
+from threadline.core.intake import ROWS_PER_STATEMENT, Accepted, Intake, RawItem, content_key
+from threadline.core.models import InboundItem
 
 
 def count_items(sessions: sessionmaker[Session]) -> int:

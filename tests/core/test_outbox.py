@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.models import OutboxItem
-from core.outbox import Outgoing, enqueue
 from tests.support.outbox import conversation, reply
+from threadline.core.models import OutboxItem
+from threadline.core.outbox import Outgoing, enqueue
 
 
 def count(sessions: sessionmaker[Session]) -> int:

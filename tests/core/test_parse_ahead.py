@@ -13,12 +13,6 @@ from pathlib import Path
 import pytest
 
 from bench.mail_generator import corpus
-from channels.email.parser import CHANNEL as EMAIL
-from core.normalized import Inbound
-from core.outcome import Park
-from core.parse_ahead import IN_PROCESS_ABOVE, ParseAhead, ParseFailed
-from core.processor import QueuedItem
-from daemon.parsers import build_parsers
 from tests.support.parsers import (
     CHANNEL,
     CHEAP_CHANNEL,
@@ -28,6 +22,12 @@ from tests.support.parsers import (
     PARK,
     build_test_parsers,
 )
+from threadline.channels.email.parser import CHANNEL as EMAIL
+from threadline.core.normalized import Inbound
+from threadline.core.outcome import Park
+from threadline.core.parse_ahead import IN_PROCESS_ABOVE, ParseAhead, ParseFailed
+from threadline.core.processor import QueuedItem
+from threadline.daemon.parsers import build_parsers
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 10.0
@@ -157,8 +157,8 @@ def test_a_batch_still_waiting_when_the_workers_stop_is_parsed_here():
 
 ORPHAN_SCRIPT = """
 import sys
-from core.parse_ahead import ParseAhead
-from core.processor import QueuedItem
+from threadline.core.parse_ahead import ParseAhead
+from threadline.core.processor import QueuedItem
 from tests.support.parsers import build_test_parsers
 
 parsing = ParseAhead(build_test_parsers, workers=1, timeout=30.0)

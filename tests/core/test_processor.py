@@ -14,13 +14,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.backoff import Backoff
-from core.intake import Intake, RawItem
-from core.models import InboundItem, Message
-from core.outcome import Outcome
-from core.processor import ItemHandler, Processor, QueuedItem, Tally, one_at_a_time
-from core.settings import IntakeSettings
 from tests.support.handlers import Poison, clients_named, ignore, park, store_message
+from threadline.core.backoff import Backoff
+from threadline.core.intake import Intake, RawItem
+from threadline.core.models import InboundItem, Message
+from threadline.core.outcome import Outcome
+from threadline.core.processor import ItemHandler, Processor, QueuedItem, Tally, one_at_a_time
+from threadline.core.settings import IntakeSettings
 
 T0 = datetime(2024, 5, 1, 12, 0)
 WAIT_S = 10.0

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.admin.clients import add_client
-from core.admin.departments import add_department
-from core.admin.users import add_user
-from core.models import Ticket, ticket_assignments
-from core.routing import RoutingError, Strategy, assign, check_routing, route
-from core.settings import RouteRule, RoutingSettings
+from threadline.core.admin.clients import add_client
+from threadline.core.admin.departments import add_department
+from threadline.core.admin.users import add_user
+from threadline.core.models import Ticket, ticket_assignments
+from threadline.core.routing import RoutingError, Strategy, assign, check_routing, route
+from threadline.core.settings import RouteRule, RoutingSettings
 
 NOW = datetime(2024, 5, 1, 12, 0)
 RULES = RoutingSettings(

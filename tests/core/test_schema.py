@@ -9,9 +9,9 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import make_engine
-from core.migrate import current_revision, head_revision, upgrade
-from core.models import Base, Client, Message, Ticket
+from threadline.core.db import make_engine
+from threadline.core.migrate import current_revision, head_revision, upgrade
+from threadline.core.models import Base, Client, Message, Ticket
 
 # Written from schema.md by hand, independently of the models: a model that drifts from the
 # published schema fails here even if its migration agrees with it.

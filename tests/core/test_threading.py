@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.models import Message, MessageRef, Ticket, User
-from core.outcome import Park
-from core.settings import IdentitySettings, ThreadingSettings
-from core.tokens import ReplyToken
 from tests.support.desk_pipeline import DeskPipeline, desk_pipeline
 from tests.support.messages import email, whatsapp
+from threadline.core.models import Message, MessageRef, Ticket, User
+from threadline.core.outcome import Park
+from threadline.core.settings import IdentitySettings, ThreadingSettings
+from threadline.core.tokens import ReplyToken
 
 
 @pytest.fixture

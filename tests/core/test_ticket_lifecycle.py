@@ -6,8 +6,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.agent_commands import parse_agent_reply
-from core.models import (
+from tests.support.desk_pipeline import DeskPipeline, desk_pipeline
+from tests.support.messages import email, whatsapp
+from threadline.core.agent_commands import parse_agent_reply
+from threadline.core.models import (
     ClientExternalId,
     Message,
     Notification,
@@ -18,11 +20,9 @@ from core.models import (
     ticket_assignments,
     ticket_tags,
 )
-from core.normalized import Classification
-from core.settings import TicketSettings
-from core.tokens import ReplyToken
-from tests.support.desk_pipeline import DeskPipeline, desk_pipeline
-from tests.support.messages import email, whatsapp
+from threadline.core.normalized import Classification
+from threadline.core.settings import TicketSettings
+from threadline.core.tokens import ReplyToken
 
 AGENT = "grace@desk.example"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from core.config_types import ListenAddress
-from daemon.config import ConfigError, load_settings
-from daemon.settings import Settings
+from threadline.core.config_types import ListenAddress
+from threadline.daemon.config import ConfigError, load_settings
+from threadline.daemon.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"

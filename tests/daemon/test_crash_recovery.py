@@ -12,12 +12,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels import normalized
-from core.models import InboundItem, Message
-from core.models.base import now_utc
 from tests.support.handlers import clients_named
 from tests.support.hanging_processor import half_done
 from tests.support.messages import email
+from threadline.channels import normalized
+from threadline.core.models import InboundItem, Message
+from threadline.core.models.base import now_utc
 
 ROOT = Path(__file__).resolve().parents[2]
 THREADLINE = str(Path(sys.executable).with_name("threadline"))

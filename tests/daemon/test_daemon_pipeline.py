@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels import normalized
-from core.models import Message, OutboxItem, Ticket, User
 from tests.daemon.test_daemon_process import assert_one_line_error
 from tests.support.messages import email
 from tests.support.smtp_sink import SmtpSink
+from threadline.channels import normalized
+from threadline.core.models import Message, OutboxItem, Ticket, User
 
 THREADLINE = str(Path(sys.executable).with_name("threadline"))
 FAST = {"THREADLINE_INTAKE__SWEEP_INTERVAL": "0.2", "THREADLINE_DISPATCH__SWEEP_INTERVAL": "60"}

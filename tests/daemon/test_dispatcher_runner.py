@@ -9,12 +9,12 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.senders import SenderRegistry
-from core.settings import DispatchSettings
-from daemon.component import State
-from daemon.dispatcher_runner import DispatcherFactory
-from daemon.settings import Settings
 from tests.support.outbox import RecordingSender, enqueued, reply
+from threadline.core.senders import SenderRegistry
+from threadline.core.settings import DispatchSettings
+from threadline.daemon.component import State
+from threadline.daemon.dispatcher_runner import DispatcherFactory
+from threadline.daemon.settings import Settings
 
 WAIT_S = 5.0
 SLEEPY = Settings(dispatch=DispatchSettings(sweep_interval=60.0))

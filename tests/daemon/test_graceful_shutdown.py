@@ -11,12 +11,12 @@ import pytest
 import structlog
 from sqlalchemy import Engine
 
-from core.db import ping
-from daemon.component import State
-from daemon.runner import Runner
-from daemon.settings import Settings
-from daemon.supervisor import Supervisor
 from tests.daemon.conftest import free_port
+from threadline.core.db import ping
+from threadline.daemon.component import State
+from threadline.daemon.runner import Runner
+from threadline.daemon.settings import Settings
+from threadline.daemon.supervisor import Supervisor
 
 WAIT_S = 5.0
 

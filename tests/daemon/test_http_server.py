@@ -12,13 +12,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
-from core.backoff import Backoff
-from core.config_types import ListenAddress
-from core.db import make_engine
-from daemon.component import Component, State
-from daemon.http_server import HttpServer, make_app
-from daemon.runner import Runner
 from tests.daemon.conftest import free_port
+from threadline.core.backoff import Backoff
+from threadline.core.config_types import ListenAddress
+from threadline.core.db import make_engine
+from threadline.daemon.component import Component, State
+from threadline.daemon.http_server import HttpServer, make_app
+from threadline.daemon.runner import Runner
 
 PASSWORD = "Hunter2-do-not-show"
 Serve = Callable[[Engine, Sequence[Component]], Awaitable[str]]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import structlog
 
-from daemon.logs import configure_logging, redact_text, set_level
-from daemon.settings import LoggingSettings
+from threadline.daemon.logs import configure_logging, redact_text, set_level
+from threadline.daemon.settings import LoggingSettings
 
 SECRET = "Hunter2-do-not-log"
 

@@ -12,15 +12,15 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.intake import Intake, RawItem
-from core.models import InboundItem
-from core.outcome import Outcome
-from core.processor import Processor, QueuedItem, one_at_a_time
-from core.settings import IntakeSettings
-from daemon.component import State
-from daemon.processor_runner import ProcessorRunner, processor_runner
-from daemon.settings import Settings
 from tests.support.handlers import store_message
+from threadline.core.intake import Intake, RawItem
+from threadline.core.models import InboundItem
+from threadline.core.outcome import Outcome
+from threadline.core.processor import Processor, QueuedItem, one_at_a_time
+from threadline.core.settings import IntakeSettings
+from threadline.daemon.component import State
+from threadline.daemon.processor_runner import ProcessorRunner, processor_runner
+from threadline.daemon.settings import Settings
 
 WAIT_S = 5.0
 

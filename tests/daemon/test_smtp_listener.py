@@ -15,15 +15,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import make_engine
-from core.migrate import upgrade
-from core.models import InboundItem, Ticket
-from daemon.component import State
-from daemon.settings import Settings
-from daemon.smtp_listener import build_smtp_listener
 from tests.daemon.conftest import free_port
 from tests.daemon.test_daemon_pipeline import wait_for
 from tests.daemon.test_daemon_process import assert_one_line_error
+from threadline.core.db import make_engine
+from threadline.core.migrate import upgrade
+from threadline.core.models import InboundItem, Ticket
+from threadline.daemon.component import State
+from threadline.daemon.settings import Settings
+from threadline.daemon.smtp_listener import build_smtp_listener
 
 MAIL = (
     b"From: Ada <ada@example.com>\r\nTo: support@localhost\r\nSubject: Printer\r\n"

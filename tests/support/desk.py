@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from core.models import (
+from threadline.core.models import (
     Client,
     Department,
     Message,

@@ -7,11 +7,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.normalized import Inbound
-from core.outcome import Outcome
-from core.pipeline import Pipeline, PipelineSettings
-from core.settings import IdentitySettings, RoutingSettings, ThreadingSettings, TicketSettings
-from core.tokens import TokenSigner
+from threadline.core.normalized import Inbound
+from threadline.core.outcome import Outcome
+from threadline.core.pipeline import Pipeline, PipelineSettings
+from threadline.core.settings import (
+    IdentitySettings,
+    RoutingSettings,
+    ThreadingSettings,
+    TicketSettings,
+)
+from threadline.core.tokens import TokenSigner
 
 SECRET = "test-secret-for-reply-tokens"
 

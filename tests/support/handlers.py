@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.models import Client, InboundItem, Message, Ticket
-from core.outcome import Outcome, Park
+from threadline.core.models import Client, InboundItem, Message, Ticket
+from threadline.core.outcome import Outcome, Park
 
 
 def store_message(session: Session, item: InboundItem) -> Outcome:

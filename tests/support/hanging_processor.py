@@ -12,11 +12,11 @@ import time
 
 from sqlalchemy.orm import Session
 
-from core.db import make_engine, session_factory
-from core.models import Client, InboundItem
-from core.outcome import Outcome
-from core.processor import Processor, one_at_a_time
-from daemon.config import load_settings
+from threadline.core.db import make_engine, session_factory
+from threadline.core.models import Client, InboundItem
+from threadline.core.outcome import Outcome
+from threadline.core.processor import Processor, one_at_a_time
+from threadline.daemon.config import load_settings
 
 HANG_S = 60.0
 """Bounded, so a test that fails to kill this process does not leave it behind for long."""

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.email.imap_poller import MailboxPoller
-from channels.email.settings import EmailSettings, MailboxSettings
-from core.intake import Intake
-from core.models import InboundItem
 from tests.support.dovecot import HOST, PASSWORD, Account
+from threadline.channels.email.imap_poller import MailboxPoller
+from threadline.channels.email.settings import EmailSettings, MailboxSettings
+from threadline.core.intake import Intake
+from threadline.core.models import InboundItem
 
 WAIT_S = 5.0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.normalized import Classification, Inbound, SenderIdentity, ThreadHints
+from threadline.core.normalized import Classification, Inbound, SenderIdentity, ThreadHints
 
 
 def email(

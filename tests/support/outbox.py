@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.models import Message
-from core.outbox import Outgoing, enqueue
-from core.senders import OutboxView, SendResult
 from tests.support.desk import build_desk
+from threadline.core.models import Message
+from threadline.core.outbox import Outgoing, enqueue
+from threadline.core.senders import OutboxView, SendResult
 
 START = datetime(2024, 6, 1, 12, 0)
 

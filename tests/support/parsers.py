@@ -8,9 +8,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from core.normalized import Inbound, SenderIdentity
-from core.outcome import Park
-from core.parsers import ParserRegistry
+from threadline.core.normalized import Inbound, SenderIdentity
+from threadline.core.outcome import Park
+from threadline.core.parsers import ParserRegistry
 
 CHANNEL = "test"
 CHEAP_CHANNEL = "test-cheap"

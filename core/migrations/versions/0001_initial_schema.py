@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from core.models.base import utcnow
+from threadline.core.models.base import utcnow
 
 revision = "0001"
 down_revision = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from core.models.base import utcnow
+from threadline.core.models.base import utcnow
 
 revision = "0002"
 down_revision = "0001"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from channels.email.parser import parse
-from core.normalized import Inbound
+from threadline.channels.email.parser import parse
+from threadline.core.normalized import Inbound
 
 MAILS = Path(__file__).parent / "mails"
 

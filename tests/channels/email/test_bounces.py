@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.normalized import Bounce, Classification
 from tests.channels.email.sample_mail import parsed, stored
+from threadline.core.normalized import Bounce, Classification
 
 
 def test_a_dsn_names_the_failed_recipient_its_status_and_our_bounced_mail():

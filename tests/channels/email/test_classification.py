@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from channels.email.marker import LOOP_HEADER
-from core.normalized import Classification
 from tests.channels.email.sample_mail import mail, parsed
+from threadline.channels.email.marker import LOOP_HEADER
+from threadline.core.normalized import Classification
 
 
 def classified(raw: bytes, **meta: object) -> Classification:

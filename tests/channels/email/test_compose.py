@@ -10,7 +10,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from channels.email.compose import (
+from threadline.channels.email.compose import (
     DeskAddress,
     Mail,
     MailAttachment,
@@ -18,11 +18,11 @@ from channels.email.compose import (
     message_id,
     recipient_address,
 )
-from channels.email.marker import LOOP_HEADER, REPLY_MARKER
-from core.normalized import Inbound, SenderIdentity, ThreadHints
-from core.senders import PermanentSendError
-from core.threader import verified_token
-from core.tokens import ReplyToken, TokenSigner
+from threadline.channels.email.marker import LOOP_HEADER, REPLY_MARKER
+from threadline.core.normalized import Inbound, SenderIdentity, ThreadHints
+from threadline.core.senders import PermanentSendError
+from threadline.core.threader import verified_token
+from threadline.core.tokens import ReplyToken, TokenSigner
 
 SIGNER = TokenSigner("compose-test-secret")
 DESK = DeskAddress.parse("support@desk.example")

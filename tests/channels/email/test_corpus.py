@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.email.dedup import mail_dedup_key
-from channels.email.parser import CHANNEL, parse
-from core.intake import Intake, RawItem
-from core.models import InboundItem, Message
-from core.normalized import Inbound
-from core.outcome import Park
-from daemon.processing import processing
-from daemon.settings import Settings
+from threadline.channels.email.dedup import mail_dedup_key
+from threadline.channels.email.parser import CHANNEL, parse
+from threadline.core.intake import Intake, RawItem
+from threadline.core.models import InboundItem, Message
+from threadline.core.normalized import Inbound
+from threadline.core.outcome import Park
+from threadline.daemon.processing import processing
+from threadline.daemon.settings import Settings
 
 PARKED = {
     "msg_05.txt": "From: foo, a name without an address, and no other sender",

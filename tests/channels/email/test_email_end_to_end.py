@@ -27,7 +27,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.models import (
+from tests.daemon.conftest import THREADLINE, DaemonProcess, free_port, write_config
+from tests.support.dovecot import PASSWORD, Account
+from tests.support.imap import mailbox_toml
+from tests.support.smtp_sink import Received, SmtpSink
+from threadline.core.models import (
     ClientExternalId,
     InboundItem,
     Message,
@@ -36,11 +40,7 @@ from core.models import (
     Ticket,
     User,
 )
-from core.tokens import ReplyToken, TokenSigner
-from tests.daemon.conftest import THREADLINE, DaemonProcess, free_port, write_config
-from tests.support.dovecot import PASSWORD, Account
-from tests.support.imap import mailbox_toml
-from tests.support.smtp_sink import Received, SmtpSink
+from threadline.core.tokens import ReplyToken, TokenSigner
 
 DESK = "support@desk.example"
 DOMAIN = "desk.example"

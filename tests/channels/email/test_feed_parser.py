@@ -11,13 +11,13 @@ from email.policy import compat32
 import pytest
 
 from bench.mail_generator import corpus as generated_corpus
-from channels.email.feed_parser import (
+from tests.channels.email.test_corpus import corpus as cpython_corpus
+from threadline.channels.email.feed_parser import (
     BoundaryMatcher,
     FeedParser,
     LineEndSearch,
     compile_pattern,
 )
-from tests.channels.email.test_corpus import corpus as cpython_corpus
 
 
 def _stdlib_pattern(boundary: str) -> str:

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from core.outcome import Park
 from tests.channels.email.sample_mail import mail, parsed
+from threadline.core.outcome import Park
 
 TOKEN = "t42a7-abcdefghijklmnop"
 

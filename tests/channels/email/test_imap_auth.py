@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from channels.email.imap_auth import LoginRefused, TokenError
-from channels.email.imap_connection import connect
 from tests.support.dovecot import Account
 from tests.support.imap import mailbox
+from threadline.channels.email.imap_auth import LoginRefused, TokenError
+from threadline.channels.email.imap_connection import connect
 
 TOKEN_COMMAND = """\
 import pathlib, sys

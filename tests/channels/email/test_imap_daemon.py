@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.models import InboundItem, Ticket
 from tests.daemon.conftest import DaemonProcess, free_port, write_config
 from tests.support.dovecot import PASSWORD, Account
 from tests.support.imap import mail, mailbox_toml
+from threadline.core.models import InboundItem, Ticket
 
 SLOW_SWEEP = {"THREADLINE_INTAKE__SWEEP_INTERVAL": "60"}
 """The processor would only look every minute: a ticket within seconds proves the poller woke

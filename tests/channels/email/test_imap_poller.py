@@ -11,13 +11,13 @@ from imapclient import IMAPClient
 from sqlalchemy.orm import Session, sessionmaker
 from structlog.testing import capture_logs
 
-from channels.email.dedup import mail_dedup_key
-from channels.email.imap_poller import SEEN, MailboxPoller
-from channels.email.imap_position import Position, load_position
-from channels.email.settings import MEBIBYTE
-from daemon.imap_runner import ImapRunner
 from tests.support.dovecot import Account, DovecotServer
 from tests.support.imap import drain, mail, mailbox, poller, queued
+from threadline.channels.email.dedup import mail_dedup_key
+from threadline.channels.email.imap_poller import SEEN, MailboxPoller
+from threadline.channels.email.imap_position import Position, load_position
+from threadline.channels.email.settings import MEBIBYTE
+from threadline.daemon.imap_runner import ImapRunner
 
 
 def keys(*numbers: int) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import ConfigError, load_settings
+from threadline.daemon.config import ConfigError, load_settings
 
 ENTRY = '[[imap.mailboxes]]\nname = "{name}"\nhost = "imap.example.com"\nusername = "desk"\n'
 

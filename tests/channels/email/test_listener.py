@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.email.listener import ListenerSetupError, MailListener, tls_context
-from channels.email.settings import MEBIBYTE, EmailSettings, SmtpSettings
-from core.db import make_engine, session_factory
-from core.intake import Intake
-from core.models import InboundItem
 from tests.daemon.conftest import free_port
 from tests.support.smtp_sink import self_signed_certificate
+from threadline.channels.email.listener import ListenerSetupError, MailListener, tls_context
+from threadline.channels.email.settings import MEBIBYTE, EmailSettings, SmtpSettings
+from threadline.core.db import make_engine, session_factory
+from threadline.core.intake import Intake
+from threadline.core.models import InboundItem
 
 HOST = "127.0.0.1"
 SUPPORT = "support@desk.example"

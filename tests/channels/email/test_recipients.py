@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.email.recipients import InvalidRecipientSetting, RecipientPolicy
+from threadline.channels.email.recipients import InvalidRecipientSetting, RecipientPolicy
 
 
 def policy(

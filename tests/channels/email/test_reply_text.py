@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from mailparser_reply import EmailReplyParser
 
-from channels.email.marker import REPLY_MARKER
-from channels.email.reply_text import _LANGUAGES, LANGUAGES, _HeaderFinder
 from tests.channels.email.sample_mail import mail, parsed, stored
+from threadline.channels.email.marker import REPLY_MARKER
+from threadline.channels.email.reply_text import _LANGUAGES, LANGUAGES, _HeaderFinder
 
 
 def test_text_above_our_reply_marker_is_the_reply():

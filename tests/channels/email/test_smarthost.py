@@ -13,20 +13,20 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.email.marker import LOOP_HEADER, REPLY_MARKER
-from channels.email.settings import EmailSettings, SmarthostSettings
-from channels.email.smarthost import EmailSender
-from core.dispatcher import Dispatcher
-from core.models import Message, MessageRef, OutboxItem, Suppression, User
-from core.models.base import now_utc
-from core.normalized import InboundAttachment
-from core.outbox import Outgoing, enqueue
-from core.senders import SenderRegistry
-from core.settings import DispatchSettings
-from core.tokens import ReplyToken
 from tests.support.desk_pipeline import DeskPipeline, desk_pipeline
 from tests.support.messages import email
 from tests.support.smtp_sink import HOST, SmtpSink, TlsFiles, free_port, self_signed_certificate
+from threadline.channels.email.marker import LOOP_HEADER, REPLY_MARKER
+from threadline.channels.email.settings import EmailSettings, SmarthostSettings
+from threadline.channels.email.smarthost import EmailSender
+from threadline.core.dispatcher import Dispatcher
+from threadline.core.models import Message, MessageRef, OutboxItem, Suppression, User
+from threadline.core.models.base import now_utc
+from threadline.core.normalized import InboundAttachment
+from threadline.core.outbox import Outgoing, enqueue
+from threadline.core.senders import SenderRegistry
+from threadline.core.settings import DispatchSettings
+from threadline.core.tokens import ReplyToken
 
 AGENT = "grace@desk.example"
 CLIENT = "ada@example.com"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from channels.email.unreadable import SUBJECT
-from core.outcome import Park
 from tests.channels.email.sample_mail import parsed
+from threadline.channels.email.unreadable import SUBJECT
+from threadline.core.outcome import Park
 
 GARBAGE = bytes(range(256)) * 4
 

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.admin.clients import ExternalId, add_client, link_external_id, list_clients
-from core.admin.errors import Conflict, InvalidInput, NotFound
-from core.external_ids import InvalidExternalId
-from core.models import Client, ClientExternalId
+from threadline.core.admin.clients import ExternalId, add_client, link_external_id, list_clients
+from threadline.core.admin.errors import Conflict, InvalidInput, NotFound
+from threadline.core.external_ids import InvalidExternalId
+from threadline.core.models import Client, ClientExternalId
 
 
 def test_a_client_is_added_with_its_external_ids_normalized(sessions: sessionmaker[Session]):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.admin.departments import add_department, departments_named, list_departments
-from core.admin.errors import Conflict, InvalidInput, NotFound
-from core.admin.users import add_user
+from threadline.core.admin.departments import add_department, departments_named, list_departments
+from threadline.core.admin.errors import Conflict, InvalidInput, NotFound
+from threadline.core.admin.users import add_user
 
 
 def test_added_departments_are_listed_by_name_with_their_agent_count(

@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.admin.errors import InvalidInput, NotFound
-from core.admin.tickets import Ref, list_tickets, show_ticket
 from tests.support.desk import Desk, build_desk
+from threadline.core.admin.errors import InvalidInput, NotFound
+from threadline.core.admin.tickets import Ref, list_tickets, show_ticket
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.admin.departments import add_department
-from core.admin.errors import Conflict, InvalidInput, NotFound
-from core.admin.users import add_user, list_users
-from core.external_ids import InvalidExternalId
-from core.models import User
+from threadline.core.admin.departments import add_department
+from threadline.core.admin.errors import Conflict, InvalidInput, NotFound
+from threadline.core.admin.users import add_user, list_users
+from threadline.core.external_ids import InvalidExternalId
+from threadline.core.models import User
 
 
 def test_a_user_is_stored_with_the_email_normalized_like_a_client_email(

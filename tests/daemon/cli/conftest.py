@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from click.testing import CliRunner, Result
 
-from daemon.cli.main import cli
+from threadline.daemon.cli.main import cli
 
 Threadline = Callable[..., Result]
 

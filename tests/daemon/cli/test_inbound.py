@@ -8,12 +8,12 @@ import random
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.intake import Intake, RawItem, content_key
-from core.models import InboundItem
-from core.processor import ItemHandler, Processor, Tally, one_at_a_time
-from core.settings import IntakeSettings
 from tests.daemon.cli.conftest import Threadline, columns
 from tests.support.handlers import Poison, ignore, park, store_message
+from threadline.core.intake import Intake, RawItem, content_key
+from threadline.core.models import InboundItem
+from threadline.core.processor import ItemHandler, Processor, Tally, one_at_a_time
+from threadline.core.settings import IntakeSettings
 
 MAIL = b"From: ada@example.com\r\nSubject: poison\r\n\r\nbody\x1b[31m\r\n"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.intake import content_key
-from core.models import InboundItem
 from tests.daemon.cli.conftest import Threadline
 from tests.daemon.conftest import free_port
+from threadline.core.intake import content_key
+from threadline.core.models import InboundItem
 
 THREADLINE = str(Path(sys.executable).with_name("threadline"))
 MAIL = b"From: ada@example.com\r\nSubject: help\r\n\r\nThe printer is on fire.\r\n"

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.dispatcher import Dispatcher
-from core.models import OutboxItem
-from core.models.base import now_utc
-from core.senders import SenderRegistry
-from core.settings import DispatchSettings
 from tests.daemon.cli.conftest import Threadline, columns
 from tests.support.outbox import RecordingSender, conversation, enqueued, reply
+from threadline.core.dispatcher import Dispatcher
+from threadline.core.models import OutboxItem
+from threadline.core.models.base import now_utc
+from threadline.core.senders import SenderRegistry
+from threadline.core.settings import DispatchSettings
 
 LATER = datetime(2099, 1, 1, 9, 0)
 """Far ahead, so a waiting row is not yet due whatever the real clock says."""

@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from channels import normalized
 from tests.daemon.cli.conftest import Threadline, columns
 from tests.support.messages import email
+from threadline.channels import normalized
 
 THREADLINE = str(Path(sys.executable).with_name("threadline"))
 

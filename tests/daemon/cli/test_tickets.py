@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.models import Client, Message
 from tests.daemon.cli.conftest import Threadline, columns
 from tests.support.desk import Desk, build_desk
+from threadline.core.models import Client, Message
 
 
 @pytest.fixture
