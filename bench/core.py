@@ -33,7 +33,7 @@ from threadline.core.intake import Intake, RawItem
 from threadline.core.migrate import upgrade
 from threadline.core.models import Ticket, User
 from threadline.daemon.processing import processing
-from threadline.daemon.settings import Settings
+from threadline.daemon.settings import default_settings
 
 ACCEPT_BATCH = 500
 
@@ -54,7 +54,7 @@ def one_run(url: str, count: int) -> dict[str, float]:
         RawItem(normalized.CHANNEL, inbound.hints.own_id or "", normalized.encode(inbound))
         for inbound in inbounds
     ]
-    settings = Settings()
+    settings = default_settings()
     intake = Intake(sessions)
     with processing(settings, sessions) as processor:
         started = time.perf_counter()

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench.core import fresh_url
 from bench.mail_generator import Corpus, big_mail, corpus
 from tests.support.postgres import PostgresServer, external_postgres, start_postgres
+from threadline.channels.email.imap_runner import imap_runner
 from threadline.channels.email.settings import MailboxSettings
 from threadline.core.db import make_engine, session_factory
 from threadline.core.migrate import upgrade
@@ -340,8 +341,9 @@ async def drain(url: str, port: int, count: int) -> dict[str, float]:
     ``after = "flag"``), until ``count`` mails are in the intake queue; in a process of its own
     (``--one-imap``), so the peak RSS is the poller's."""
     from tests.support.dovecot import HOST, PASSWORD
-    from threadline.daemon.imap_runner import imap_runner
-    from threadline.daemon.settings import Settings
+    from threadline.daemon.settings import default_settings
+    from threadline.daemon.wake_hub import WakeHub
+    from threadline.daemon.wiring import channel_context
 
     engine = make_engine(url)
     upgrade(engine)
@@ -354,7 +356,7 @@ async def drain(url: str, port: int, count: int) -> dict[str, float]:
         username=IMAP_USER,
         password=PASSWORD,
     )
-    runner = imap_runner(mailbox)(Settings(), engine)
+    runner = imap_runner(mailbox, channel_context(default_settings(), engine, WakeHub()))
     started = time.perf_counter()
     task = asyncio.create_task(runner.run())
     try:

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from threadline.channels.descriptor import Channel
+from threadline.core.intake import content_key
 from threadline.core.normalized import Inbound
 from threadline.core.outcome import Park
 
@@ -33,3 +35,7 @@ def parse(raw: bytes, _meta: Mapping[str, Any]) -> Inbound:
 
 def encode(inbound: Inbound) -> bytes:
     return _INBOUND.dump_json(inbound)
+
+
+NORMALIZED = Channel(name=CHANNEL, parse=parse, dedup_key=content_key, parse_in_workers=False)
+"""pydantic-core validates the JSON faster than it could be shipped to a parse worker."""

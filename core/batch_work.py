@@ -17,16 +17,16 @@ until :meth:`flush` inserts them with their final values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from threadline.core.advisory_keys import lock_key
 from threadline.core.bulk import BulkInsert
-from threadline.core.external_ids import email_or_none, matching_types
+from threadline.core.external_ids import USER_EMAIL_TYPE, email_or_none, matching_types
 from threadline.core.models import (
     Attachment,
     Blob,
@@ -43,6 +43,7 @@ from threadline.core.models import (
 )
 from threadline.core.outbox import insert_outbox_rows
 
+T = TypeVar("T")
 RefRow = tuple[str, int, int | None]
 """(external id, ticket id, message id or None) of a ``message_refs`` row."""
 
@@ -69,10 +70,13 @@ _CLIENT_IDS = select(
     ClientExternalId.type.in_(bindparam("types", expanding=True)),
     ClientExternalId.value.in_(bindparam("values", expanding=True)),
 )
-_SLACK_ACCOUNTS = select(
-    UserOAuthAccount.provider_user_id, UserOAuthAccount.user_id, UserOAuthAccount.id
+_AGENT_ACCOUNTS = select(
+    UserOAuthAccount.provider,
+    UserOAuthAccount.provider_user_id,
+    UserOAuthAccount.user_id,
+    UserOAuthAccount.id,
 ).where(
-    UserOAuthAccount.provider == bindparam("provider"),
+    UserOAuthAccount.provider.in_(bindparam("providers", expanding=True)),
     UserOAuthAccount.provider_user_id.in_(bindparam("values", expanding=True)),
 )
 _AGENTS = select(User.id, User.email).where(User.type == "agent").order_by(User.id)
@@ -146,9 +150,14 @@ _ID_CHUNKS = {"tickets": 1, "messages": 64}
 """How many ids a PostgreSQL sequence hands out at a time. A batch leaves the rest of its last
 chunk unused: harmless for message ids, but ticket ids are the numbers people quote ([#N]), so
 beyond the batch's reservation (:meth:`BatchWork.reserve_ticket_ids`) they come one at a time."""
-SLACK_PROVIDER = "slack"
-AGENT_ACCOUNT = "agent:slack"
-"""The owner type of an agent's linked Slack account among a value's owners."""
+AGENT_ACCOUNT = "agent:"
+"""Prefixes the provider in the owner type of an agent's linked account among a value's owners
+(``agent:slack``): a sender of any type but ``email`` (``users.email``) may be an agent's
+account at the provider of that name."""
+
+
+def agent_account(provider: str) -> str:
+    return AGENT_ACCOUNT + provider
 
 
 class BatchWork:
@@ -163,8 +172,8 @@ class BatchWork:
         self._tickets: dict[int, Ticket] = {}
         self._missing_tickets: set[int] = set()
         self._owner_rows: dict[str, list[tuple[str, int, int]]] = {}
-        """value -> [(type, client id, id)] of client external ids, and [(AGENT_ACCOUNT, user
-        id, id)] of agents' Slack accounts."""
+        """value -> [(type, client id, id)] of client external ids, and [(agent_account(provider),
+        user id, id)] of agents' linked accounts."""
         self._owners_looked_up: set[tuple[str, str]] = set()
         self._new_clients: set[int] = set()
         self._agents: list[tuple[int, str]] | None = None
@@ -184,6 +193,7 @@ class BatchWork:
         self._outbox: list[dict[str, Any]] = []
         self._blobs: dict[str, dict[str, Any]] = {}
         self._attachments: list[dict[str, Any]] = []
+        self._memo: dict[str, object] = {}
 
     # -- prefetching ------------------------------------------------------------------------
 
@@ -248,13 +258,19 @@ class BatchWork:
         ):
             if (type, client_id, row_id) not in self._owner_rows.get(value, []):
                 self._owner_rows.setdefault(value, []).append((type, client_id, row_id))
-        slack = [value for type, value in senders if type == "slack"]
-        if slack:
-            for value, user_id, row_id in connection.execute(
-                _SLACK_ACCOUNTS, {"provider": SLACK_PROVIDER, "values": slack}
-            ):
-                if (AGENT_ACCOUNT, user_id, row_id) not in self._owner_rows.get(value, []):
-                    self._owner_rows.setdefault(value, []).append((AGENT_ACCOUNT, user_id, row_id))
+        accounts = {(type, value) for type, value in senders if type != USER_EMAIL_TYPE}
+        if accounts:
+            found = connection.execute(
+                _AGENT_ACCOUNTS,
+                {
+                    "providers": list({type for type, _value in accounts}),
+                    "values": list({value for _type, value in accounts}),
+                },
+            )
+            for provider, value, user_id, row_id in found:
+                row = (agent_account(provider), user_id, row_id)
+                if row not in self._owner_rows.get(value, []):
+                    self._owner_rows.setdefault(value, []).append(row)
 
     def _load_refs(self, keys: set[tuple[str, str]]) -> None:
         """``keys``: (channel, external id) pairs, one query per channel."""
@@ -294,6 +310,12 @@ class BatchWork:
             self._assignees[ticket_id].add(user_id)
 
     # -- reads ------------------------------------------------------------------------------
+
+    def memo(self, key: str, load: Callable[[Session], T]) -> T:
+        """What a rule reads once per batch, loaded on first use and kept until it ends."""
+        if key not in self._memo:
+            self._memo[key] = load(self.session)
+        return cast(T, self._memo[key])
 
     def owner_rows(self, type: str, value: str) -> list[tuple[str, int, int]]:
         """The stored owners of a sender's id value: ``(type, owner id, row id)``."""
@@ -343,7 +365,7 @@ class BatchWork:
                 owner
                 for rows in self._owner_rows.values()
                 for type, owner, _row_id in rows
-                if type != AGENT_ACCOUNT and owner not in self._recent
+                if not type.startswith(AGENT_ACCOUNT) and owner not in self._recent
             }
             # A client this batch created has no stored messages: no query for a new sender.
             stored = list(wanted - self._new_clients)

@@ -13,6 +13,9 @@ import idna
 import phonenumbers
 
 SUPPORTED_TYPES = ("email", "phone", "whatsapp", "slack")
+USER_EMAIL_TYPE = "email"
+"""The type of the id every user has of their own, ``users.email``; their ids of other types
+are linked accounts (``user_oauth_accounts``, the provider named as the type)."""
 MAX_LENGTH = 255
 """The width of ``client_external_ids.value``."""
 

@@ -2,8 +2,9 @@
 
 - An agent's public reply goes to the client on the channel the client last wrote from.
 - A client's message notifies the ticket's assignees, else its department's agents, else every
-  agent: a notification row each, and an outbox row to deliver it by mail. The mail carries a
-  Reply-To token bound to (ticket, agent) so the agent can answer from their inbox.
+  agent: a notification row each, and an outbox row to deliver it on the channel the agent
+  chose (``agent_settings``), else on ``[notifications] channel``. A notification mail carries
+  a Reply-To token bound to (ticket, agent) so the agent can answer from their inbox.
 - A new ticket may be acknowledged to the client (off by default).
 
 Idempotency keys name the cause (message, notification, ticket) so that re-handling an item
@@ -12,19 +13,20 @@ queues nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from threadline.core.agent_addresses import AgentAddresses
 from threadline.core.batch_work import BatchWork
+from threadline.core.channel_traits import ChannelTraits
 from threadline.core.external_ids import matching_types
 from threadline.core.identity import Author
 from threadline.core.models import ClientExternalId, Message, Ticket
 from threadline.core.outbox import Outgoing, outbox_row
+from threadline.core.settings import NotificationSettings
 from threadline.core.store import StoredMessage, store_message
-
-NOTIFICATION_CHANNEL = "email"
-"""Agents are users with an email address; their notifications go out by mail."""
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,16 @@ class FanOut:
     acknowledge: bool
 
 
-def fan_out(work: BatchWork, event: FanOut) -> int:
+def fan_out(
+    work: BatchWork,
+    event: FanOut,
+    notifications: NotificationSettings,
+    traits: Mapping[str, ChannelTraits],
+) -> int:
     """Queue everything the message causes; answers how many outbox rows were queued."""
     if event.author.kind == "agent":
         return 0 if event.message.is_internal else _reply_to_client(work, event)
-    queued = _notify_agents(work, event)
+    queued = _notify_agents(work, event, AgentAddresses(work, notifications.channel, traits))
     if event.created_ticket and event.acknowledge:
         work.add_outbox(
             outbox_row(
@@ -74,7 +81,16 @@ def _reply_to_client(work: BatchWork, event: FanOut) -> int:
         .order_by(Message.id.desc())
         .limit(1)
     )
-    channel = channel or NOTIFICATION_CHANNEL
+    if channel is None:
+        store_message(
+            work,
+            ticket,
+            None,
+            "Reply not delivered: the client has written on no channel it could go out on.",
+            channel=None,
+            internal=True,
+        )
+        return 0
     recipient = session.scalar(
         select(ClientExternalId.value)
         .where(
@@ -110,13 +126,15 @@ def _reply_to_client(work: BatchWork, event: FanOut) -> int:
     return 1
 
 
-def _notify_agents(work: BatchWork, event: FanOut) -> int:
-    """The outbox key names the message and the agent, so no notification id is needed."""
+def _notify_agents(work: BatchWork, event: FanOut, addresses: AgentAddresses) -> int:
+    """The outbox key names the message and the agent, so no notification id is needed. An
+    agent with no address on any channel that carries notifications gets the row alone."""
     ticket = event.ticket
     agents = _agents_to_notify(work, ticket)
     kind = "ticket_created" if event.created_ticket else "client_replied"
     content = f"{event.author.address}: {ticket.title}"
     created_at = event.message.created_at
+    queued = 0
     for user_id, email in agents:
         work.add_notification(
             {
@@ -127,12 +145,16 @@ def _notify_agents(work: BatchWork, event: FanOut) -> int:
                 "created_at": created_at,
             }
         )
+        destination = addresses.of(user_id, email)
+        if destination is None:
+            continue
+        channel, recipient = destination
         work.add_outbox(
             outbox_row(
                 Outgoing(
-                    channel=NOTIFICATION_CHANNEL,
+                    channel=channel,
                     kind="notification",
-                    recipient=email,
+                    recipient=recipient,
                     payload={**_payload(event), "type": kind, "agent_id": user_id},
                     idempotency_key=f"notification:{event.message.id}:{user_id}",
                     ticket_id=ticket.id,
@@ -140,7 +162,8 @@ def _notify_agents(work: BatchWork, event: FanOut) -> int:
                 )
             )
         )
-    return len(agents)
+        queued += 1
+    return queued
 
 
 def _agents_to_notify(work: BatchWork, ticket: Ticket) -> list[tuple[int, str]]:

@@ -1,23 +1,30 @@
-"""Who wrote a message: a client, or one of our agents (DESIGN.md §4 and §6).
+"""Who wrote a message: a client, or one of our agents.
 
-An email From: is trivially forged, so it alone never makes anyone an agent: only a reply token
-issued to that agent, arriving from that agent's address, does. A Slack user id is asserted by
-Slack itself (the request is signed), so an agent's linked Slack account is enough.
+On a channel that does not vouch for its senders (a mail's From: is trivially forged), an id
+alone never makes anyone an agent: only a reply token issued to that agent, arriving from that
+agent's own id, does. Where the provider vouches for them (``ChannelTraits.verifies_sender``: a
+signed Slack event names its user), an agent's linked account is enough.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from sqlalchemy import bindparam, delete
-from sqlalchemy.orm import Session
 
 from threadline.core.admin.names import NAME_LENGTH
-from threadline.core.batch_work import AGENT_ACCOUNT, BatchWork
+from threadline.core.batch_work import BatchWork, agent_account
 from threadline.core.bulk import BulkInsert
-from threadline.core.external_ids import InvalidExternalId, email_or_none, matching_types, normalize
+from threadline.core.channel_traits import ChannelTraits, traits_of
+from threadline.core.external_ids import (
+    USER_EMAIL_TYPE,
+    InvalidExternalId,
+    email_or_none,
+    matching_types,
+    normalize,
+)
 from threadline.core.models import Client, ClientExternalId, User
 from threadline.core.normalized import Classification, Inbound, SenderIdentity
 from threadline.core.outcome import Park
@@ -43,24 +50,25 @@ def resolve_author(
     *,
     token: ReplyToken | None,
     settings: IdentitySettings,
+    traits: ChannelTraits,
 ) -> Author:
     """Park rather than fail for senders no retry can identify, so they do not burn attempts."""
     try:
         address = normalize(sender.type, sender.value, settings.default_region)
     except InvalidExternalId as error:
         raise Park(f"cannot identify the sender: {error}") from None
-    if token is not None and token.agent_id is not None and sender.type == "email":
-        agent = _token_agent(work.session, token.agent_id, address)
+    if token is not None and token.agent_id is not None and not traits.verifies_sender:
+        agent = _token_agent(work, token.agent_id, sender.type, address)
         if agent is not None:
             return agent
-    claims_agent = sender.type == "email" and address in work.agent_addresses()
+    claims_agent = not traits.verifies_sender and _is_agent_id(work, sender.type, address)
     if claims_agent and settings.unverified_agent == "park":
         raise Park(
             f"{address} is an agent's address, but the mail carries no valid reply token of "
             "theirs (identity.unverified_agent is 'park'); agents answer through the reply "
             "address of their notification"
         )
-    known = _known(work, sender.type, address)
+    known = _known(work, sender.type, address, traits)
     if known is not None:
         return replace(known, claims_agent=claims_agent)
     if settings.unknown_sender == "park":
@@ -69,7 +77,7 @@ def resolve_author(
             f"add them with `threadline clients add NAME -e {sender.type} {address}`, "
             "then retry the item"
         )
-    return replace(_create_client(work, sender, address), claims_agent=claims_agent)
+    return replace(_create_client(work, sender, address, traits), claims_agent=claims_agent)
 
 
 def sender_key(sender: SenderIdentity, settings: IdentitySettings) -> tuple[str, str] | None:
@@ -81,22 +89,41 @@ def sender_key(sender: SenderIdentity, settings: IdentitySettings) -> tuple[str,
         return None
 
 
-def _token_agent(session: Session, agent_id: int, address: str) -> Author | None:
-    """Stored emails are compared in normalized form, in case another tool wrote them."""
-    user = session.get(User, agent_id)
-    if user is None or email_or_none(user.email) != address:
+def _token_agent(work: BatchWork, agent_id: int, type: str, address: str) -> Author | None:
+    """The token's agent, if the message comes from that agent's own id of the sender's type.
+    Stored emails are compared in normalized form, in case another tool wrote them."""
+    if type == USER_EMAIL_TYPE:
+        user = work.session.get(User, agent_id)
+        if user is None or email_or_none(user.email) != address:
+            return None
+    elif agent_id not in _account_owners(work, type, address):
         return None
-    return Author("agent", None, user.id, address)
+    return Author("agent", None, agent_id, address)
 
 
-def _known(work: BatchWork, type: str, address: str) -> Author | None:
-    """A Slack id may be an agent's account (which wins) or a client's; a number may be stored
-    as phone or as WhatsApp (the sender's own type wins, then the oldest id)."""
+def _is_agent_id(work: BatchWork, type: str, address: str) -> bool:
+    if type == USER_EMAIL_TYPE:
+        return address in work.agent_addresses()
+    return bool(_account_owners(work, type, address))
+
+
+def _account_owners(work: BatchWork, type: str, address: str) -> set[int]:
+    """The agents who linked ``address`` as their account at the provider ``type``."""
+    account = agent_account(type)
+    rows = work.owner_rows(type, address)
+    return {owner for owner_type, owner, _row in rows if owner_type == account}
+
+
+def _known(work: BatchWork, type: str, address: str, traits: ChannelTraits) -> Author | None:
+    """An agent's linked account wins where the channel vouches for its senders (a signed Slack
+    event); a number may be stored as phone or as WhatsApp (the sender's own type wins, then
+    the oldest id)."""
     types = matching_types(type)
+    account = agent_account(type) if traits.verifies_sender else None
     ranked = sorted(
-        (0 if owner_type == AGENT_ACCOUNT else 1 if owner_type == type else 2, row_id, owner)
+        (0 if owner_type == account else 1 if owner_type == type else 2, row_id, owner)
         for owner_type, owner, row_id in work.owner_rows(type, address)
-        if owner_type in types or (owner_type == AGENT_ACCOUNT and type == "slack")
+        if owner_type in types or owner_type == account
     )
     if not ranked:
         return None
@@ -123,6 +150,7 @@ def create_unknown_senders(
     tokens: Sequence[ReplyToken | None],
     senders: Sequence[tuple[str, str] | None],
     settings: IdentitySettings,
+    traits: Mapping[str, ChannelTraits],
 ) -> None:
     """The clients of a batch's new senders, created together before its messages are handled
     (which then find them known): a few statements for the batch instead of an insert or two
@@ -137,7 +165,7 @@ def create_unknown_senders(
             or key in names
             or inbound.classification is Classification.LOOP
             or (token is not None and token.agent_id is not None)
-            or _known(work, *key) is not None
+            or _known(work, *key, traits_of(traits, inbound.channel)) is not None
         ):
             continue
         names[key] = _client_name(inbound.sender, key[1])
@@ -148,9 +176,11 @@ def _client_name(sender: SenderIdentity, address: str) -> str:
     return (sender.display_name or "").strip()[:NAME_LENGTH] or address
 
 
-def _create_client(work: BatchWork, sender: SenderIdentity, address: str) -> Author:
+def _create_client(
+    work: BatchWork, sender: SenderIdentity, address: str, traits: ChannelTraits
+) -> Author:
     _create_clients(work, {(sender.type, address): _client_name(sender, address)})
-    author = _known(work, sender.type, address)
+    author = _known(work, sender.type, address, traits)
     assert author is not None, "just created, or created by a concurrent transaction"
     return author
 

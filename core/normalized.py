@@ -61,6 +61,10 @@ class ThreadHints:
     in_reply_to: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     reply_token: str | None = None
+    """A reply token of ours where the message arrived (a mail's recipient address)."""
+    referenced_tokens: tuple[str, ...] = ()
+    """Reply tokens the channel found in the ids of our own messages that this one answers
+    (our Message-IDs embed one), nearest first."""
     subject_tag: int | None = None
     chat_thread: str | None = None
     """Slack ``channel:thread_ts``: the conversation a chat message belongs to."""

@@ -26,7 +26,7 @@ class ParserRegistry:
 
     def register(self, channel: str, parser: Parser, *, in_workers: bool = True) -> None:
         """``in_workers``: the parser costs more than shipping an item to a parse worker and
-        its message back (``core/parse_ahead.py``). Mail does (about 330 µs against 20);
+        its message back (``daemon/parse_workers.py``). Mail does (about 330 µs against 20);
         JSON that pydantic-core validates does not."""
         if channel in self._parsers:
             raise ValueError(f"a parser for channel {channel!r} is already registered")

@@ -8,8 +8,8 @@ all its traces or none.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from threadline.core.agent_commands import AgentReply, apply_commands, parse_agent_reply
 from threadline.core.batch_work import BatchWork
 from threadline.core.bounces import record_bounces
+from threadline.core.channel_traits import ChannelTraits, traits_of
 from threadline.core.fanout import FanOut, fan_out
 from threadline.core.identity import Author, create_unknown_senders, resolve_author, sender_key
 from threadline.core.lifecycle import on_message
@@ -28,6 +29,7 @@ from threadline.core.routing import assign, route
 from threadline.core.screening import outbound_allowed
 from threadline.core.settings import (
     IdentitySettings,
+    NotificationSettings,
     RoutingSettings,
     ThreadingSettings,
     TicketSettings,
@@ -49,8 +51,12 @@ class PipelineSettings:
     threading: ThreadingSettings
     tickets: TicketSettings
     routing: RoutingSettings
-    suppress_bounced_for: timedelta = timedelta(days=30)
-    """How long an address that bounced hard receives nothing; zero: never suppressed."""
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    traits: Mapping[str, ChannelTraits] = field(default_factory=dict)
+    """Each channel's, by name; a channel not named has :data:`DEFAULT_TRAITS`."""
+    suppress_bounced_for: Mapping[str, timedelta] = field(default_factory=dict)
+    """Per channel, how long an address that bounced hard receives nothing; a channel not
+    named, or zero: never suppressed."""
 
 
 class Pipeline:
@@ -92,7 +98,7 @@ class Pipeline:
                 *(tag for inbound in inbounds if (tag := inbound.hints.subject_tag) is not None),
             ],
         )
-        create_unknown_senders(work, inbounds, tokens, senders, identity)
+        create_unknown_senders(work, inbounds, tokens, senders, identity, self._settings.traits)
         work.reserve_ticket_ids(surely_new_tickets(work, inbounds, tokens, senders))
         outcomes = [
             self._handle(work, inbound, token)
@@ -105,7 +111,13 @@ class Pipeline:
         if inbound.classification is Classification.LOOP:
             return Outcome("ignored", reason="our own message came back (loop header)")
         settings = self._settings
-        author = resolve_author(work, inbound.sender, token=token, settings=settings.identity)
+        author = resolve_author(
+            work,
+            inbound.sender,
+            token=token,
+            settings=settings.identity,
+            traits=traits_of(settings.traits, inbound.channel),
+        )
         match = find_thread(work, inbound, author, token, self._reopen_window)
         if match.duplicate_of is not None:
             return Outcome(
@@ -133,7 +145,7 @@ class Pipeline:
                 work.session,
                 inbound.channel,
                 inbound.bounces,
-                settings.suppress_bounced_for,
+                settings.suppress_bounced_for.get(inbound.channel, timedelta(0)),
                 work.now,
             )
         record_refs(work, inbound, match, ticket.id, message.id)
@@ -157,6 +169,8 @@ class Pipeline:
                     created_ticket=created,
                     acknowledge=settings.tickets.acknowledge_new_tickets,
                 ),
+                settings.notifications,
+                settings.traits,
             )
         return Outcome("done", message_id=message.id)
 

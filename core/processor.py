@@ -8,7 +8,7 @@ Claiming and recording are a few set-based statements per batch, whatever its si
 
 Work that needs no database (parsing) is a separate ``prepare`` step, started when a batch is
 claimed: while a queue drains, the next batch is claimed and its preparing started before the
-current one is handled, so it can run in other processes meanwhile (``core/parse_ahead.py``).
+current one is handled, so it can run in other processes meanwhile (``daemon/parse_workers.py``).
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ class IntakeSettings(Section):
     sweep_interval: float = Field(default=5.0, gt=0)
     parse_workers: int | Literal["auto"] = "auto"
     """Processes that parse the next batch while the processor handles the current one
-    (``core/parse_ahead.py``). ``auto``: one per CPU this process may use beyond the one the
+    (``daemon/parse_workers.py``). ``auto``: one per CPU this process may use beyond the one the
     processor keeps busy, up to :data:`AUTO_PARSE_WORKERS` (on 2 CPUs, one worker handled
     mail 7 % faster than two, which took turns with the processor); 0 parses in the processor
     itself."""
@@ -139,3 +139,9 @@ class DispatchSettings(Section):
     retry_maximum: float = Field(default=3600.0, gt=0)
     lease: float = Field(default=120.0, gt=0)
     sweep_interval: float = Field(default=5.0, gt=0)
+
+
+class NotificationSettings(Section):
+    channel: str = "email"
+    """The channel that carries agents' notifications, unless an agent chose another: one
+    whose descriptor says it can (``threadline check-config`` names the ones that can)."""

@@ -18,7 +18,6 @@ ticket's own client or an agent, (4) for thread-less channels the client's lates
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -42,8 +41,6 @@ from threadline.core.models import (
 from threadline.core.normalized import Classification, Inbound
 from threadline.core.tokens import ReplyToken, TokenSigner
 
-_EMBEDDED_TOKEN = re.compile(r"t[1-9][0-9]*(?:a[1-9][0-9]*)?-[a-z2-7]{16}", re.IGNORECASE)
-
 
 @dataclass(frozen=True)
 class ThreadMatch:
@@ -60,17 +57,13 @@ class ThreadMatch:
 
 
 def verified_token(inbound: Inbound, signer: TokenSigner) -> ReplyToken | None:
-    """The reply token of the recipient address, else one embedded in a referenced id of ours."""
+    """The reply token where the message arrived, else one in an id of ours it answers."""
     hints = inbound.hints
-    if hints.reply_token:
-        token = signer.verify(hints.reply_token)
+    candidates = (*([hints.reply_token] if hints.reply_token else []), *hints.referenced_tokens)
+    for candidate in candidates:
+        token = signer.verify(candidate)
         if token is not None:
             return token
-    for ref in hints.referenced:
-        for candidate in _EMBEDDED_TOKEN.findall(ref):
-            token = signer.verify(candidate)
-            if token is not None:
-                return token
     return None
 
 

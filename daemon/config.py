@@ -16,7 +16,9 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from threadline.core.config_types import Secret
-from threadline.daemon.settings import Settings
+from threadline.core.parsers import UnknownChannel
+from threadline.daemon import channels
+from threadline.daemon.settings import Settings, settings_model
 
 ENV_PREFIX = "THREADLINE_"
 FILE_SUFFIX = "_file"
@@ -35,15 +37,33 @@ def load_settings(path: Path | None, environ: Mapping[str, str] = os.environ) ->
     data = _read_toml(path) if path is not None else {}
     origins: dict[tuple[str, ...], str] = {}
     _apply_environment(data, environ, origins)
-    problems = _resolve_secrets(data, Settings, (), environ.get("CREDENTIALS_DIRECTORY"))
+    model = settings_model()
+    problems = _resolve_secrets(data, model, (), environ.get("CREDENTIALS_DIRECTORY"))
     try:
-        settings = Settings.model_validate(data)
+        settings = model.model_validate(data)
     except ValidationError as error:
         problems += [_describe(err, origins) for err in error.errors()]
         raise ConfigError(problems) from None
+    problems += _channel_choices(settings)
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _channel_choices(settings: Settings) -> list[str]:
+    """Settings that name a channel, checked against the listed channels."""
+    name = settings.notifications.channel
+    try:
+        chosen = channels.channel(name)
+    except UnknownChannel as error:
+        return [f"notifications.channel: {error}"]
+    if not chosen.traits.carries_notifications:
+        able = [c.name for c in channels.CHANNELS if c.traits.carries_notifications]
+        return [
+            f"notifications.channel: channel {name!r} cannot carry agents' notifications; "
+            f"use one of {', '.join(able)}"
+        ]
+    return []
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

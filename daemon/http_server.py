@@ -1,10 +1,10 @@
 """The daemon's HTTP side: /healthz for load balancers and systemd-minded operators, /metrics
-for Prometheus. Later issues add the Slack and Twilio webhooks to the same application."""
+for Prometheus, and the routes the channels serve (their webhooks)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -12,9 +12,9 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import Engine
 
+from threadline.channels.component import Component, State, describe_error
 from threadline.core.config_types import ListenAddress
 from threadline.core.db import ping
-from threadline.daemon.component import Component, State, describe_error
 from threadline.daemon.logs import redact_text
 from threadline.daemon.metrics import make_registry
 
@@ -57,23 +57,33 @@ class DatabaseProbe:
 
 
 class _Endpoints:
-    def __init__(self, probe: DatabaseProbe, components: Sequence[Component]) -> None:
+    def __init__(
+        self,
+        probe: DatabaseProbe,
+        components: Sequence[Component],
+        serving: Callable[[], bool],
+    ) -> None:
         self._probe = probe
         self._components = components
+        self._serving = serving
         self._registry = make_registry(components)
 
     async def healthz(self, _request: web.Request) -> web.Response:
-        """200 only when the database answers and no component is failing, so a load balancer
-        or monitor acts on the same signal an operator would."""
+        """200 only once every component serves, while the database answers and no component
+        is failing, so a load balancer or monitor acts on the same signal an operator would."""
         database = await self._probe.check()
         components = {
             component.name: _component_report(component) for component in self._components
         }
-        healthy = database.ok and all(
-            component.state is not State.FAILING for component in self._components
+        serving = self._serving()
+        healthy = (
+            serving
+            and database.ok
+            and all(component.state is not State.FAILING for component in self._components)
         )
+        status = "ok" if healthy else "unavailable" if serving else "starting"
         body = {
-            "status": "ok" if healthy else "unavailable",
+            "status": status,
             "database": {"ok": True} if database.ok else {"ok": False, "error": database.error},
             "components": components,
         }
@@ -85,11 +95,19 @@ class _Endpoints:
         return web.Response(body=encoder(self._registry), headers={"Content-Type": content_type})
 
 
-def make_app(engine: Engine, components: Sequence[Component]) -> web.Application:
-    endpoints = _Endpoints(DatabaseProbe(engine), components)
+def make_app(
+    engine: Engine,
+    components: Sequence[Component],
+    serving: Callable[[], bool] = lambda: True,
+    routes: Sequence[web.RouteDef] = (),
+) -> web.Application:
+    """``serving``: every component has started (until then /healthz answers 503);
+    ``routes``: the channels' webhooks."""
+    endpoints = _Endpoints(DatabaseProbe(engine), components, serving)
     app = web.Application()
     app.router.add_get("/healthz", endpoints.healthz)
     app.router.add_get("/metrics", endpoints.metrics)
+    app.router.add_routes(routes)
     return app
 
 

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Info, PlatformCollector, Proces
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from threadline.daemon.component import Component, State
+from threadline.channels.component import Component, State
 
 
 class ComponentStateCollector(Collector):

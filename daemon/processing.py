@@ -7,20 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from threadline.channels.component import StartupError
 from threadline.core.models.base import now_utc
-from threadline.core.parse_ahead import ParseAhead
 from threadline.core.pipeline import Pipeline, PipelineSettings
 from threadline.core.processor import Handler, Processor
 from threadline.core.routing import RoutingError, check_routing
 from threadline.core.token_secret import token_secret
 from threadline.core.tokens import TokenSigner
-from threadline.daemon.parsers import build_parsers
+from threadline.daemon import channels
+from threadline.daemon.parse_workers import ParseAhead
 from threadline.daemon.settings import Settings
-from threadline.daemon.startup import StartupError
 
 
 def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handler:
@@ -39,7 +38,12 @@ def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handle
             threading=settings.threading,
             tickets=settings.tickets,
             routing=settings.routing,
-            suppress_bounced_for=timedelta(days=settings.email.hard_bounce_suppression_days),
+            notifications=settings.notifications,
+            traits=channels.traits(),
+            suppress_bounced_for={
+                channel.name: channel.suppress_bounced_for(settings)
+                for channel in channels.CHANNELS
+            },
         ),
         clock=now_utc,
     )
@@ -51,5 +55,7 @@ def processing(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[
     """The processor with its parse workers (``[intake] parse_workers``), which stop when the
     block ends."""
     intake = settings.intake
-    with ParseAhead(build_parsers, intake.parse_worker_count, intake.parse_timeout) as parsing:
+    with ParseAhead(
+        channels.build_parsers, intake.parse_worker_count, intake.parse_timeout
+    ) as parsing:
         yield Processor(sessions, build_handler(settings, sessions), intake, prepare=parsing)

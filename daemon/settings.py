@@ -1,28 +1,30 @@
-"""The whole configuration: one section per TOML table, each with its embedded default."""
+"""The whole configuration: one section per TOML table, each with its embedded default.
+
+The core's sections are fixed here; each channel adds its own (``[email]``, ``[smtp]``...), so
+the model of a run is :func:`settings_model` of the channels listed in ``daemon/channels.py``.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, create_model
 
-from threadline.channels.email.settings import (
-    EmailSettings,
-    ImapSettings,
-    SmarthostSettings,
-    SmtpSettings,
-)
+from threadline.channels.descriptor import Channel
 from threadline.core.config_types import Listen, ListenAddress
 from threadline.core.settings import (
     DatabaseSettings,
     DispatchSettings,
     IdentitySettings,
     IntakeSettings,
+    NotificationSettings,
     RoutingSettings,
     Section,
     ThreadingSettings,
     TicketSettings,
 )
+from threadline.daemon import channels
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -43,17 +45,40 @@ class DaemonSettings(Section):
 
 
 class Settings(Section):
+    """The sections every run has; :func:`settings_model` adds the channels' own."""
+
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings = HttpSettings()
-    email: EmailSettings = EmailSettings()
-    smtp: SmtpSettings = SmtpSettings()
-    smarthost: SmarthostSettings = SmarthostSettings()
-    imap: ImapSettings = ImapSettings()
     identity: IdentitySettings = IdentitySettings()
     threading: ThreadingSettings = ThreadingSettings()
     tickets: TicketSettings = TicketSettings()
     routing: RoutingSettings = RoutingSettings()
+    notifications: NotificationSettings = NotificationSettings()
     intake: IntakeSettings = IntakeSettings()
     dispatch: DispatchSettings = DispatchSettings()
     logging: LoggingSettings = LoggingSettings()
     daemon: DaemonSettings = DaemonSettings()
+
+
+_models: dict[tuple[int, ...], type[Settings]] = {}
+"""One model per set of channels, so that settings of one run compare equal."""
+
+
+def settings_model(listed: Sequence[Channel] | None = None) -> type[Settings]:
+    """The configuration of a run with these channels (by default, every listed one)."""
+    chosen = tuple(channels.CHANNELS if listed is None else listed)
+    key = tuple(id(channel) for channel in chosen)
+    if key not in _models:
+        fields: dict[str, Any] = {}
+        for channel in chosen:
+            for name, section in channel.sections.items():
+                if name in Settings.model_fields or name in fields:
+                    raise ValueError(f"channel {channel.name!r}: section [{name}] is taken")
+                fields[name] = (section, section())
+        _models[key] = create_model("Settings", __base__=Settings, **fields)
+    return _models[key]
+
+
+def default_settings() -> Settings:
+    """Every setting at its embedded default."""
+    return settings_model()()

@@ -10,33 +10,28 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from threadline.channels.email.listener import ListenerSetupError
+from threadline.channels.component import Service, StartupError, describe_error
 from threadline.core.config_types import ListenAddress
 from threadline.core.db import make_engine
 from threadline.core.migrate import current_revision, head_revision
 from threadline.daemon import instance_lock
-from threadline.daemon.component import Component, describe_error
 from threadline.daemon.config import ConfigError, load_settings
 from threadline.daemon.http_server import HttpServer, make_app
 from threadline.daemon.logs import configure_logging, redact_text, set_level
-from threadline.daemon.runner import Runner
 from threadline.daemon.sdnotify import Notifier, watchdog_interval
 from threadline.daemon.settings import Settings
-from threadline.daemon.smtp_listener import build_smtp_listener
-from threadline.daemon.startup import StartupError
+from threadline.daemon.wake_hub import WakeHub
+from threadline.daemon.wiring import Assembly
 
-RunnerFactory = Callable[[Settings, Engine], Runner]
-"""Builds one runner once the database is open; ``threadline run`` passes the list of them."""
-
-CANCEL_GRACE_S = 1.0
-"""After the shutdown timeout, how long cancelled runners get to unwind."""
+Assemble = Callable[[Settings, Engine, WakeHub], Assembly]
+"""Builds what the daemon serves once the database is open (``wiring.assemble``)."""
 
 _log = structlog.get_logger(__name__)
 
@@ -46,24 +41,26 @@ class Supervisor:
         self,
         settings: Settings,
         config_path: Path | None,
-        runner_factories: Sequence[RunnerFactory] = (),
+        assemble: Assemble,
         environ: Mapping[str, str] = os.environ,
-        on_accepted: Callable[[], None] | None = None,
     ) -> None:
-        """``on_accepted``: what wakes this process's processor after the SMTP listener
-        accepted mail (the IMAP pollers are handed it by their factories)."""
         self._settings = settings
         self._config_path = config_path
-        self._runner_factories = runner_factories
-        self._on_accepted = on_accepted
+        self._assemble = assemble
         self._environ = environ
         self._notifier = Notifier(environ)
         self._stop_requested = asyncio.Event()
         self._reloads: set[asyncio.Task[None]] = set()
+        self._serving = False
 
     def request_stop(self) -> None:
         """What SIGTERM and SIGINT do; safe to call before or during startup."""
         self._stop_requested.set()
+
+    @property
+    def serving(self) -> bool:
+        """Every service has started: /healthz may say ok, and systemd has been told."""
+        return self._serving
 
     async def run(self) -> None:
         """Serve until :meth:`request_stop`; raises StartupError if the daemon cannot start."""
@@ -81,8 +78,10 @@ class Supervisor:
             except instance_lock.InstanceLocked as error:
                 raise StartupError(str(error)) from None
             await asyncio.to_thread(_check_schema, engine)
-            runners = [factory(self._settings, engine) for factory in self._runner_factories]
-            await self._serve(engine, runners)
+            hub = WakeHub()
+            hub.bind(loop)
+            assembly = await asyncio.to_thread(self._assemble, self._settings, engine, hub)
+            await self._serve(engine, assembly)
         finally:
             for signum in handled:
                 loop.remove_signal_handler(signum)
@@ -90,43 +89,39 @@ class Supervisor:
             if lock is not None:
                 lock.release()
 
-    async def _serve(self, engine: Engine, runners: list[Runner]) -> None:
+    async def _serve(self, engine: Engine, assembly: Assembly) -> None:
         listen = self._settings.http.listen
         timeout = self._settings.daemon.shutdown_timeout
-        try:
-            smtp = build_smtp_listener(self._settings, engine, self._on_accepted)
-        except ListenerSetupError as error:
-            raise StartupError(str(error)) from None
-        components: list[Component] = [*runners, *([smtp] if smtp else [])]
-        http = HttpServer(make_app(engine, components), listen, timeout)
+        services = assembly.services
+        app = make_app(engine, services, lambda: self._serving, assembly.routes)
+        http = HttpServer(app, listen, timeout)
+        # First, so that /healthz answers 503 while the rest starts.
         await _bind("http.listen", listen, http.start())
-        if smtp is not None:
-            try:
-                await _bind("smtp.listen", smtp.listen, smtp.start())
-            except StartupError:
-                await http.close()
-                raise
-        tasks = [asyncio.create_task(runner.run(), name=runner.name) for runner in runners]
+        started: list[Service] = []
+        try:
+            for service in services:
+                await service.start()
+                started.append(service)
+        except BaseException:
+            await asyncio.gather(http.close(), *(s.close(timeout) for s in started))
+            raise
         watchdog = self._start_watchdog()
+        self._serving = True
         self._notifier.notify("READY=1", f"STATUS=serving on {listen}")
         _log.info(
             "threadline started",
             listen=str(listen),
-            smtp=str(smtp.listen) if smtp else None,
             database=self._settings.database.url,
-            runners=[runner.name for runner in runners],
+            components=[service.name for service in services],
         )
         await self._stop_requested.wait()
+        self._serving = False
         self._notifier.notify("STOPPING=1", "STATUS=draining")
         _log.info("threadline stopping", shutdown_timeout=timeout)
         if watchdog is not None:
             watchdog.cancel()
-        for runner in runners:
-            runner.stop()
         # All bounded by the same timeout, so together they take no longer than it.
-        await asyncio.gather(
-            http.close(), _drain(tasks, timeout), *([smtp.close(timeout)] if smtp else [])
-        )
+        await asyncio.gather(http.close(), *(service.close(timeout) for service in services))
         _log.info("threadline stopped")
 
     def _start_watchdog(self) -> asyncio.Task[None] | None:
@@ -189,20 +184,3 @@ async def _bind(key: str, address: ListenAddress, start: Awaitable[None]) -> Non
     except OSError as error:
         reason = os.strerror(error.errno) if error.errno else str(error)
         raise StartupError(f"cannot listen on {key} {address}: {reason}") from None
-
-
-async def _drain(tasks: list[asyncio.Task[None]], timeout: float) -> None:
-    """Wait for the runners' in-flight iterations; cancel whatever outlives the timeout."""
-    if not tasks:
-        return
-    _done, pending = await asyncio.wait(tasks, timeout=timeout)
-    if not pending:
-        return
-    _log.warning(
-        "shutdown timeout reached, cancelling in-flight work",
-        components=sorted(task.get_name() for task in pending),
-        shutdown_timeout=timeout,
-    )
-    for task in pending:
-        task.cancel()
-    await asyncio.wait(pending, timeout=CANCEL_GRACE_S)

@@ -1,47 +1,71 @@
-"""What turns the settings into what ``threadline run`` runs: the senders, and the supervisor
-with its runners (the processor as ``daemon/processing.py`` assembles it)."""
+"""What ``threadline run`` serves, assembled from the settings and the listed channels: the
+processor and the dispatcher, every channel's components and HTTP routes, all woken through
+one hub."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
-from sqlalchemy.orm import Session, sessionmaker
+from aiohttp import web
+from sqlalchemy import Engine
 
-from threadline.channels.email.outgoing import CHANNEL as EMAIL_CHANNEL
-from threadline.channels.email.smarthost import EmailSender
+from threadline.channels.component import Service
+from threadline.channels.descriptor import ChannelContext
+from threadline.core.db import session_factory
+from threadline.core.dispatcher import Dispatcher
+from threadline.core.intake import Intake
 from threadline.core.senders import SenderRegistry
 from threadline.core.token_secret import token_secret
 from threadline.core.tokens import TokenSigner
-from threadline.daemon.dispatcher_runner import DispatcherFactory
-from threadline.daemon.imap_runner import imap_runner
+from threadline.daemon import channels
+from threadline.daemon.dispatcher_runner import DispatcherRunner
 from threadline.daemon.processing import processing
 from threadline.daemon.processor_runner import processor_runner
-from threadline.daemon.processor_wake import ProcessorWake
 from threadline.daemon.settings import Settings
-from threadline.daemon.startup import StartupError
-from threadline.daemon.supervisor import Supervisor
+from threadline.daemon.wake_hub import Topic, WakeHub
 
 
-def build_senders(settings: Settings, sessions: sessionmaker[Session]) -> SenderRegistry:
-    """Every channel's sender; channels join here as they are built. Outbox rows of a channel
-    without a sender go dead at once, saying so (``threadline outbox retry`` once it has one)."""
-    signer = TokenSigner(token_secret(sessions, settings.threading.token_secret))
-    try:
-        email = EmailSender(sessions, signer, settings.email, settings.smarthost)
-    except ValueError as error:
-        raise StartupError(str(error)) from None
+@dataclass(frozen=True)
+class Assembly:
+    services: list[Service]
+    """In start order: the processor and the dispatcher, then each channel's components."""
+    routes: list[web.RouteDef]
+
+
+def channel_context(settings: Settings, engine: Engine, hub: WakeHub) -> ChannelContext:
+    sessions = session_factory(engine)
+    return ChannelContext(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        intake=Intake(sessions, on_accepted=hub.waker(Topic.INTAKE)),
+        signer=TokenSigner(token_secret(sessions, settings.threading.token_secret)),
+    )
+
+
+def build_senders(context: ChannelContext) -> SenderRegistry:
+    """Outbox rows of a channel without a sender go dead at once, saying so."""
     senders = SenderRegistry()
-    senders.register(EMAIL_CHANNEL, email)
+    for channel in channels.CHANNELS:
+        if channel.sender is not None:
+            senders.register(channel.name, channel.sender(context))
     return senders
 
 
-def build_supervisor(settings: Settings, config_path: Path | None) -> Supervisor:
-    """What ``threadline run`` runs beside the HTTP server: the processor, which wakes the
-    dispatcher after every batch it commits; the dispatcher; one poller per IMAP mailbox; and
-    the SMTP listener. The pollers and the listener wake the processor after accepting mail."""
-    dispatch = DispatcherFactory(build_senders)
-    process = ProcessorWake(processor_runner(processing, on_handled=dispatch.wake))
-    mailboxes = [imap_runner(mailbox, process.accepted) for mailbox in settings.imap.mailboxes]
-    return Supervisor(
-        settings, config_path, (process, dispatch, *mailboxes), on_accepted=process.accepted
+def assemble(settings: Settings, engine: Engine, hub: WakeHub) -> Assembly:
+    context = channel_context(settings, engine, hub)
+    process = processor_runner(
+        processing, settings, context.sessions, on_handled=hub.waker(Topic.OUTBOX)
     )
+    hub.subscribe(Topic.INTAKE, process.wake)
+    dispatch = DispatcherRunner(
+        Dispatcher(context.sessions, build_senders(context), settings.dispatch),
+        settings.dispatch.sweep_interval,
+    )
+    hub.subscribe(Topic.OUTBOX, dispatch.wake)
+    services: list[Service] = [process, dispatch]
+    routes: list[web.RouteDef] = []
+    for channel in channels.CHANNELS:
+        services += channel.components(context)
+        routes += [web.route(r.method, r.path, r.handler(context)) for r in channel.routes]
+    return Assembly(services, routes)

@@ -28,6 +28,8 @@ from tests.support.postgres import (
 from threadline.core.db import make_engine, session_factory
 from threadline.core.migrate import upgrade
 
+pytest_plugins = ["tests.support.daemon"]
+
 BACKENDS = ("sqlite", "postgresql")
 _database_numbers = itertools.count()
 

@@ -1,1 +1,4 @@
-"""Email: SMTP/LMTP listener, IMAP poller, MIME parser and outbound mail."""
+"""Email: SMTP/LMTP listener, IMAP poller, MIME parser and outbound mail; its descriptor is
+``channel.EMAIL``."""
+
+CHANNEL = "email"

@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 from threadline.channels.email.marker import LOOP_HEADER, REPLY_MARKER
+from threadline.channels.email.thread_ids import OUR_ID_PREFIX
 from threadline.core.external_ids import InvalidExternalId, normalize
 from threadline.core.senders import PermanentSendError
 from threadline.core.store import NO_SUBJECT
@@ -118,7 +119,7 @@ def message_id(mail: Mail, desk: DeskAddress, signer: TokenSigner) -> str:
     """
     digest = hashlib.sha256(mail.idempotency_key.encode()).digest()
     short = base64.b32encode(digest).decode().lower()[:DIGEST_CHARS]
-    return f"tl.{signer.sign(ReplyToken(mail.ticket_id))}.{short}@{desk.domain}"
+    return f"{OUR_ID_PREFIX}{signer.sign(ReplyToken(mail.ticket_id))}.{short}@{desk.domain}"
 
 
 def compose(mail: Mail, desk: DeskAddress, signer: TokenSigner, date: datetime) -> EmailMessage:

@@ -6,8 +6,6 @@ import re
 
 from threadline.core.intake import content_key, dedup_key
 
-CHANNEL = "email"
-
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*((?:[^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*)", re.I | re.M)
 """The first Message-ID field with its folded lines: a scan, not a header parse, because
 accept must stay fast (an email parser would spend 60 µs on a typical mail's header)."""

@@ -23,7 +23,8 @@ import structlog
 from imapclient import IMAPClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from threadline.channels.email.dedup import CHANNEL, mail_dedup_key
+from threadline.channels.email import CHANNEL
+from threadline.channels.email.dedup import mail_dedup_key
 from threadline.channels.email.imap_connection import connect
 from threadline.channels.email.imap_position import Position, load_position, save_position
 from threadline.channels.email.settings import MailboxSettings

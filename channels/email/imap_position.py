@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from threadline.core.db import upsert_insert
-from threadline.core.models.base import now_utc
-from threadline.core.models.mail_state import MailboxState
-
-_table = MailboxState.__table__
+from threadline.channels.email import CHANNEL
+from threadline.core.channel_state import load_state, save_state
 
 
 @dataclass(frozen=True)
@@ -20,17 +17,13 @@ class Position:
 
 
 def load_position(sessions: sessionmaker[Session], mailbox: str) -> Position | None:
-    with sessions() as session:
-        row = session.get(MailboxState, mailbox)
-        return None if row is None else Position(row.uidvalidity, row.last_uid)
+    state = load_state(sessions, CHANNEL, _key(mailbox))
+    return None if state is None else Position(state["uidvalidity"], state["last_uid"])
 
 
 def save_position(sessions: sessionmaker[Session], mailbox: str, position: Position) -> None:
-    values = {"uidvalidity": position.uidvalidity, "last_uid": position.last_uid}
-    with sessions.begin() as session:
-        statement = upsert_insert(session)(_table).values(mailbox=mailbox, **values)
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["mailbox"], set_={**values, "updated_at": now_utc()}
-            )
-        )
+    save_state(sessions, CHANNEL, _key(mailbox), asdict(position))
+
+
+def _key(mailbox: str) -> str:
+    return f"imap:{mailbox}"

@@ -21,7 +21,8 @@ import structlog
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 
-from threadline.channels.email.dedup import CHANNEL, mail_dedup_key
+from threadline.channels.email import CHANNEL
+from threadline.channels.email.dedup import mail_dedup_key
 from threadline.channels.email.recipients import InvalidRecipientSetting, RecipientPolicy
 from threadline.channels.email.settings import EmailSettings, SmtpSettings
 from threadline.core.intake import Accepted, Intake, RawItem

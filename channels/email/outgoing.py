@@ -10,11 +10,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from threadline.channels.email import CHANNEL
 from threadline.channels.email.compose import MAX_REFERENCES, Mail, MailAttachment
 from threadline.core.models import Attachment, Blob, Client, Message, MessageRef, Ticket, User
 from threadline.core.senders import OutboxView, PermanentSendError
-
-CHANNEL = "email"
 
 
 def outgoing_mail(session: Session, item: OutboxView, recipient: str) -> Mail:

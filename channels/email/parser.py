@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from threadline.channels.email import addresses, bounces, thread_ids
+from threadline.channels.email import CHANNEL, addresses, bounces, thread_ids
 from threadline.channels.email.body import read_body
 from threadline.channels.email.charsets import header_text
 from threadline.channels.email.classify import classify
@@ -24,8 +24,6 @@ from threadline.channels.email.reply_text import reply_text
 from threadline.channels.email.unreadable import unreadable
 from threadline.core.normalized import Classification, Inbound, SenderIdentity, ThreadHints
 from threadline.core.outcome import Park
-
-CHANNEL = "email"
 
 FEED_CHUNK = 64 * 1024
 """Bytes decoded and fed to the parser at a time. ``BytesParser.parsebytes`` decodes the whole
@@ -89,6 +87,7 @@ def _inbound(message: Message, raw: bytes, meta: Mapping[str, Any]) -> Inbound:
         )
         if original and original != own_id and original not in in_reply_to:
             in_reply_to = (original, *in_reply_to)
+    references = thread_ids.references(fields.get("references", ()))
     envelope = addresses.envelope_recipients(meta)
     to = [address for _name, address in addresses.addresses(fields.get("to", ()))]
     cc = [address for _name, address in addresses.addresses(fields.get("cc", ()))]
@@ -105,7 +104,8 @@ def _inbound(message: Message, raw: bytes, meta: Mapping[str, Any]) -> Inbound:
         hints=ThreadHints(
             own_id=own_id,
             in_reply_to=in_reply_to,
-            references=thread_ids.references(fields.get("references", ())),
+            references=references,
+            referenced_tokens=thread_ids.our_tokens((*in_reply_to, *reversed(references))),
             reply_token=addresses.reply_token([*envelope, *to, *cc, *delivered_to]),
             subject_tag=thread_ids.subject_tag(subject),
         ),

@@ -95,7 +95,7 @@ class MailboxSettings(Section):
     """One IMAP mailbox polled for new mail."""
 
     name: str = Field(min_length=1)
-    """Names the mailbox in logs, /healthz and ``mailbox_state``; routing matches it too."""
+    """Names the mailbox in logs, /healthz and its IMAP position; routing matches it too."""
     host: str = Field(min_length=1)
     port: int = Field(default=993, ge=1, le=65535)
     security: Security = "ssl"

@@ -29,8 +29,9 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from threadline.channels.email import CHANNEL
 from threadline.channels.email.compose import DeskAddress, compose, recipient_address
-from threadline.channels.email.outgoing import CHANNEL, outgoing_mail
+from threadline.channels.email.outgoing import outgoing_mail
 from threadline.channels.email.settings import EmailSettings, SmarthostSettings
 from threadline.core.models import Suppression
 from threadline.core.senders import OutboxView, PermanentSendError, SendResult, TransientSendError

@@ -22,6 +22,8 @@ MAX_TICKET_ID = 2**31 - 1
 """A larger ``[#123]`` cannot name a ticket (``tickets.id`` is an INTEGER) and would fail the
 lookup on PostgreSQL."""
 INVALID_DOMAIN = "threadline.invalid"
+OUR_ID_PREFIX = "tl."
+"""How the Message-IDs of our mail begin."""
 
 _BRACKETED = re.compile(r"<([^<>\s]+)>")
 _SUBJECT_TAG = re.compile(r"\[#([0-9]{1,10})\]")
@@ -52,6 +54,14 @@ def message_ids(values: Sequence[str]) -> tuple[str, ...]:
 
 def references(values: Sequence[str]) -> tuple[str, ...]:
     return message_ids(values)[-MAX_REFERENCES:]
+
+
+def our_tokens(ids: Sequence[str]) -> tuple[str, ...]:
+    """The reply tokens embedded in ids of our own mail (``tl.<token>.<digest>@<domain>``,
+    ``compose.message_id``), nearest first: the threader verifies them, so a forged one is
+    worth nothing."""
+    found = (id_.split(".", 2)[1] for id_ in ids if id_.startswith(OUR_ID_PREFIX))
+    return tuple(dict.fromkeys(token for token in found if token))
 
 
 def subject_tag(subject: str) -> int | None:

@@ -1,27 +1,30 @@
-"""Every table threadline reads or writes: schema.md's support schema and the daemon's own."""
+"""Every table threadline reads or writes: the support schema and the daemon's own."""
 
 from threadline.core.models.base import Base
+from threadline.core.models.channel_state import ChannelState, Suppression
 from threadline.core.models.clients import Client, ClientExternalId
 from threadline.core.models.departments import Department, user_departments
 from threadline.core.models.inbound import InboundItem
+from threadline.core.models.job_ticks import JobTick
 from threadline.core.models.keys import DaemonKey
-from threadline.core.models.mail_state import MailboxState, Suppression
 from threadline.core.models.messages import Attachment, Blob, Message, MessageRef
 from threadline.core.models.notifications import Notification
 from threadline.core.models.outbox import OutboxItem
 from threadline.core.models.tickets import Tag, Ticket, ticket_assignments, ticket_tags
-from threadline.core.models.users import User, UserOAuthAccount
+from threadline.core.models.users import AgentSettings, User, UserOAuthAccount
 
 __all__ = [
+    "AgentSettings",
     "Attachment",
     "Base",
     "Blob",
+    "ChannelState",
     "Client",
     "ClientExternalId",
     "DaemonKey",
     "Department",
     "InboundItem",
-    "MailboxState",
+    "JobTick",
     "Message",
     "MessageRef",
     "Notification",

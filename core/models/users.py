@@ -34,3 +34,16 @@ class UserOAuthAccount(Base):
     provider: Mapped[str] = mapped_column(String(50))
     provider_user_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = created_at_column()
+
+
+class AgentSettings(Base):
+    """What an agent chose that the support schema has no place for."""
+
+    __tablename__ = "agent_settings"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    notification_channel: Mapped[str | None] = mapped_column(String(32))
+    """Where their notifications go; None: ``[notifications] channel``."""
+    updated_at: Mapped[datetime] = updated_at_column()

@@ -7,9 +7,9 @@ from typing import Any
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
+from threadline.channels.component import StartupError
 from threadline.core.admin.errors import AdminError
 from threadline.core.external_ids import InvalidExternalId
-from threadline.daemon.startup import StartupError
 
 
 def one_line(error: BaseException) -> str:

@@ -13,7 +13,7 @@ import structlog
 
 from threadline.daemon.cli.common import config_option, load
 from threadline.daemon.supervisor import Supervisor
-from threadline.daemon.wiring import build_supervisor
+from threadline.daemon.wiring import assemble
 
 EXIT_GRACE_S = 5.0
 """After the drain, how long worker threads still blocked in I/O may delay the exit."""
@@ -24,7 +24,7 @@ EXIT_GRACE_S = 5.0
 def run(config_path: Path | None) -> None:
     """Run the daemon until SIGTERM or SIGINT; SIGHUP reloads the log level."""
     settings = load(config_path)
-    supervisor = build_supervisor(settings, config_path)
+    supervisor = Supervisor(settings, config_path, assemble)
     asyncio.run(_supervise(supervisor))
 
 

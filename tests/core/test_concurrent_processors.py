@@ -21,7 +21,7 @@ from threadline.core.models import InboundItem, Ticket
 from threadline.core.processor import Tally
 from threadline.core.settings import IntakeSettings
 from threadline.daemon.processing import processing
-from threadline.daemon.settings import Settings
+from threadline.daemon.settings import settings_model
 
 WORKERS = 3
 COUNT = 600
@@ -43,7 +43,7 @@ def test_processors_side_by_side_thread_every_conversation_into_one_ticket(
             for inbound in inbounds
         ]
     )
-    settings = Settings(intake=IntakeSettings(batch_size=10, parse_workers=0))
+    settings = settings_model()(intake=IntakeSettings(batch_size=10, parse_workers=0))
 
     def drain(_worker: int) -> Tally:
         with processing(settings, sessions) as processor:

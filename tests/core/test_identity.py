@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from threadline.core.admin.clients import add_client
 from threadline.core.admin.users import add_user
 from threadline.core.batch_work import BatchWork
+from threadline.core.channel_traits import ChannelTraits
 from threadline.core.db import make_engine, session_factory
 from threadline.core.identity import Author, resolve_author
 from threadline.core.models import Client, ClientExternalId, UserOAuthAccount
@@ -20,8 +21,13 @@ from threadline.core.normalized import SenderIdentity
 from threadline.core.outcome import Park
 from threadline.core.settings import IdentitySettings
 from threadline.core.tokens import ReplyToken
+from threadline.daemon import channels
 
 NOW = datetime(2024, 5, 1, 12, 0)
+VOUCHING = ChannelTraits(verifies_sender=True, agent_id_type="slack")
+"""A channel whose provider vouches for its senders, as Slack's signed events do."""
+TRAITS = {"email": channels.channel("email").traits, "slack": VOUCHING}
+"""By sender type, the traits of the channel such a sender writes on."""
 CREATE = IdentitySettings(default_region="GB", unknown_sender="create")
 PARK = IdentitySettings(default_region="GB", unknown_sender="park")
 
@@ -34,12 +40,14 @@ def resolve(
     token: ReplyToken | None = None,
     settings: IdentitySettings = CREATE,
     display_name: str | None = None,
+    traits: ChannelTraits | None = None,
 ) -> Author:
     return resolve_author(
         BatchWork(session, NOW),
         SenderIdentity(type, value, display_name),
         token=token,
         settings=settings,
+        traits=traits or TRAITS.get(type, ChannelTraits()),
     )
 
 
@@ -119,6 +127,22 @@ def test_slack_agent_is_recognised_by_their_slack_account(sessions: sessionmaker
         author = resolve(session, "slack", "t01:u0grace")
         assert author == Author("agent", None, grace.id, "T01:U0GRACE")
         assert client_count(session) == 0
+
+
+def test_agent_account_on_a_channel_that_does_not_vouch_for_senders_is_only_a_claim(
+    sessions: sessionmaker[Session],
+):
+    """The same linked account, arriving where anyone could have written it, makes no agent:
+    a client who claims to be one, threaded into nothing existing."""
+    with sessions.begin() as session:
+        grace = add_user(session, "Grace", "grace@example.com")
+        session.add(
+            UserOAuthAccount(user_id=grace.id, provider="slack", provider_user_id="T01:U0GRACE")
+        )
+    with sessions.begin() as session:
+        author = resolve(session, "slack", "T01:U0GRACE", traits=ChannelTraits())
+        assert (author.kind, author.claims_agent) == ("client", True)
+        assert author.client_id is not None
 
 
 def test_slack_client_is_found_by_their_slack_id(sessions: sessionmaker[Session]):

@@ -157,11 +157,14 @@ def test_a_signed_token_threads_and_a_tampered_one_does_not(desk: DeskPipeline):
     assert ticket_of(desk, bad.message_id) != ticket_id
 
 
-def test_a_token_inside_our_own_message_id_threads(desk: DeskPipeline):
+def test_a_token_the_channel_found_in_an_id_of_ours_threads(desk: DeskPipeline):
     first = desk.deliver(email("ada@example.com", "m1@mail"))
     ticket_id = ticket_of(desk, first.message_id)
-    ours = f"tl.{desk.signer.sign(ReplyToken(ticket_id))}.x@support.example.com"
-    reply = desk.deliver(email("ada@example.com", "m2@mail", in_reply_to=(ours,)))
+    token = desk.signer.sign(ReplyToken(ticket_id))
+    forged = token[:-1] + ("a" if token[-1] != "a" else "b")
+    reply = desk.deliver(
+        email("ada@example.com", "m2@mail", referenced_tokens=(forged, token), in_reply_to=("x",))
+    )
     assert ticket_of(desk, reply.message_id) == ticket_id
 
 

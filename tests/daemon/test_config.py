@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from threadline.core.config_types import ListenAddress
 from threadline.daemon.config import ConfigError, load_settings
-from threadline.daemon.settings import Settings
+from threadline.daemon.settings import default_settings, settings_model
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
@@ -59,8 +59,8 @@ def test_example_file_documents_every_setting_with_its_default():
         }
 
     documented = flatten(tomllib.loads(EXAMPLE.read_text()))
-    assert documented == keys(Settings)
-    assert load_settings(EXAMPLE, {}) == Settings()
+    assert documented == keys(settings_model())
+    assert load_settings(EXAMPLE, {}) == default_settings()
 
 
 def test_three_mistakes_are_all_reported_with_their_key_paths(tmp_path: Path):
@@ -82,6 +82,22 @@ def test_three_mistakes_are_all_reported_with_their_key_paths(tmp_path: Path):
     assert lines[2] == "smtp.lisen: unknown setting"
     assert lines[3].endswith("3 problems")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("channel", "problem"),
+    [
+        ("pigeon", "unknown channel 'pigeon'; the channels are email, normalized"),
+        ("normalized", "channel 'normalized' cannot carry agents' notifications; use one of email"),
+    ],
+)
+def test_the_notification_channel_must_be_a_listed_channel_that_carries_them(
+    tmp_path: Path, channel: str, problem: str
+):
+    path = write(tmp_path, f'[notifications]\nchannel = "{channel}"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, {})
+    assert raised.value.problems == [f"notifications.channel: {problem}"]
 
 
 def test_valid_file_passes_check_config(tmp_path: Path):
@@ -115,7 +131,7 @@ def test_a_bad_environment_value_names_the_variable():
 
 def test_unrelated_threadline_variables_are_ignored():
     settings = load_settings(None, {"THREADLINE_CONFIG": "/x.toml", "THREADLINE_TEST_PG_URL": "x"})
-    assert settings == Settings()
+    assert settings == default_settings()
 
 
 def test_postgresql_urls_use_psycopg_3():

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.daemon.conftest import free_port
+from tests.support.daemon import free_port
 
 PASSWORD = "Hunter2-do-not-log"
 

@@ -11,12 +11,14 @@ import pytest
 import structlog
 from sqlalchemy import Engine
 
-from tests.daemon.conftest import free_port
+from tests.support.daemon import free_port
+from threadline.channels.component import State
+from threadline.channels.runner import Runner
 from threadline.core.db import ping
-from threadline.daemon.component import State
-from threadline.daemon.runner import Runner
-from threadline.daemon.settings import Settings
+from threadline.daemon.settings import Settings, settings_model
 from threadline.daemon.supervisor import Supervisor
+from threadline.daemon.wake_hub import WakeHub
+from threadline.daemon.wiring import Assembly
 
 WAIT_S = 5.0
 
@@ -53,7 +55,7 @@ def restore_logging() -> Iterator[None]:
 
 
 def settings_for(db_url: str, shutdown_timeout: float) -> Settings:
-    return Settings.model_validate(
+    return settings_model().model_validate(
         {
             "database": {"url": db_url},
             "http": {"listen": f"127.0.0.1:{free_port()}"},
@@ -69,11 +71,11 @@ async def start(
 ) -> tuple[Supervisor, asyncio.Task[None], list[OneSlowBatch]]:
     built: list[OneSlowBatch] = []
 
-    def slow_runner(_settings: Settings, engine: Engine) -> Runner:
+    def assemble(_settings: Settings, engine: Engine, _hub: WakeHub) -> Assembly:
         built.append(OneSlowBatch(engine, batch_seconds))
-        return built[-1]
+        return Assembly([built[-1]], [])
 
-    supervisor = Supervisor(settings_for(db_url, shutdown_timeout), None, [slow_runner], environ={})
+    supervisor = Supervisor(settings_for(db_url, shutdown_timeout), None, assemble, environ={})
     task = asyncio.create_task(supervisor.run())
     async with asyncio.timeout(WAIT_S):
         while not built:

@@ -12,13 +12,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
-from tests.daemon.conftest import free_port
+from tests.support.daemon import free_port
+from threadline.channels.component import Component, State
+from threadline.channels.runner import Runner
 from threadline.core.backoff import Backoff
 from threadline.core.config_types import ListenAddress
 from threadline.core.db import make_engine
-from threadline.daemon.component import Component, State
 from threadline.daemon.http_server import HttpServer, make_app
-from threadline.daemon.runner import Runner
 
 PASSWORD = "Hunter2-do-not-show"
 Serve = Callable[[Engine, Sequence[Component]], Awaitable[str]]

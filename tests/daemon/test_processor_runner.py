@@ -9,18 +9,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.handlers import store_message
+from threadline.channels.component import State
 from threadline.core.intake import Intake, RawItem
 from threadline.core.models import InboundItem
 from threadline.core.outcome import Outcome
 from threadline.core.processor import Processor, QueuedItem, one_at_a_time
 from threadline.core.settings import IntakeSettings
-from threadline.daemon.component import State
 from threadline.daemon.processor_runner import ProcessorRunner, processor_runner
-from threadline.daemon.settings import Settings
+from threadline.daemon.settings import Settings, settings_model
+from threadline.daemon.wake_hub import Topic, WakeHub
 
 WAIT_S = 5.0
 
@@ -54,10 +54,13 @@ async def test_an_accept_in_this_process_wakes_the_idle_processor_at_once(
     sessions: sessionmaker[Session],
 ):
     runner = make_runner(sessions, interval=60)
+    hub = WakeHub()
+    hub.bind(asyncio.get_running_loop())
+    hub.subscribe(Topic.INTAKE, runner.wake)
     task = asyncio.create_task(runner.run())
     try:
         await wait_for_state(runner, State.IDLE)
-        intake = Intake(sessions, on_accepted=runner.accepted)
+        intake = Intake(sessions, on_accepted=hub.waker(Topic.INTAKE))
 
         accepted = await asyncio.to_thread(intake.accept, RawItem("email", "k", b"hello"))
 
@@ -82,7 +85,7 @@ async def test_items_accepted_elsewhere_are_found_by_the_sweep(sessions: session
 
 
 async def test_the_factory_builds_the_processor_whose_context_ends_with_the_runner(
-    engine: Engine,
+    sessions: sessionmaker[Session],
 ):
     events: list[str] = []
 
@@ -92,9 +95,9 @@ async def test_the_factory_builds_the_processor_whose_context_ends_with_the_runn
         yield Processor(sessions, one_at_a_time(store_message), settings.intake)
         events.append("ended")
 
-    settings = Settings(intake=IntakeSettings(sweep_interval=0.75))
+    settings = settings_model()(intake=IntakeSettings(sweep_interval=0.75))
 
-    runner = processor_runner(build)(settings, engine)
+    runner = processor_runner(build, settings, sessions)
 
     assert (runner.name, runner.interval) == ("processor", 0.75)
     assert events == ["built"]

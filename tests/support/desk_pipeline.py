@@ -12,11 +12,13 @@ from threadline.core.outcome import Outcome
 from threadline.core.pipeline import Pipeline, PipelineSettings
 from threadline.core.settings import (
     IdentitySettings,
+    NotificationSettings,
     RoutingSettings,
     ThreadingSettings,
     TicketSettings,
 )
 from threadline.core.tokens import TokenSigner
+from threadline.daemon import channels
 
 SECRET = "test-secret-for-reply-tokens"
 
@@ -59,8 +61,10 @@ def desk_pipeline(
     threading: ThreadingSettings | None = None,
     tickets: TicketSettings | None = None,
     routing: RoutingSettings | None = None,
+    notifications: NotificationSettings | None = None,
     suppress_bounced_for: timedelta = timedelta(days=30),
 ) -> DeskPipeline:
+    """The pipeline as ``threadline run`` assembles it, with the listed channels' traits."""
     clock = Clock()
     signer = TokenSigner(SECRET)
     settings = PipelineSettings(
@@ -68,6 +72,8 @@ def desk_pipeline(
         threading=threading or ThreadingSettings(),
         tickets=tickets or TicketSettings(),
         routing=routing or RoutingSettings(),
-        suppress_bounced_for=suppress_bounced_for,
+        notifications=notifications or NotificationSettings(),
+        traits=channels.traits(),
+        suppress_bounced_for={"email": suppress_bounced_for},
     )
     return DeskPipeline(sessions, Pipeline(signer, settings, clock), clock, signer)

@@ -19,7 +19,7 @@ from threadline.channels.email.compose import (
     recipient_address,
 )
 from threadline.channels.email.marker import LOOP_HEADER, REPLY_MARKER
-from threadline.core.normalized import Inbound, SenderIdentity, ThreadHints
+from threadline.channels.email.parser import parse
 from threadline.core.senders import PermanentSendError
 from threadline.core.threader import verified_token
 from threadline.core.tokens import ReplyToken, TokenSigner
@@ -65,13 +65,11 @@ def token_of_reply_to(message: EmailMessage) -> ReplyToken | None:
 
 
 def threaded_by(*referenced: str) -> ReplyToken | None:
-    """What threading makes of a mail that references ``referenced`` and nothing else."""
-    inbound = Inbound(
-        channel="email",
-        sender=SenderIdentity("email", "ada@example.com"),
-        hints=ThreadHints(in_reply_to=referenced),
-    )
-    return verified_token(inbound, SIGNER)
+    """What threading makes of a mail that references ``referenced`` and nothing else, as
+    the parser reads it."""
+    ids = " ".join(f"<{id_}>" for id_ in referenced)
+    raw = f"From: ada@example.com\r\nIn-Reply-To: {ids}\r\n\r\nThanks\r\n".encode()
+    return verified_token(parse(raw, {}), SIGNER)
 
 
 def text_of(message: EmailMessage) -> str:

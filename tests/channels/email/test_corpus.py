@@ -11,14 +11,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from threadline.channels.email import CHANNEL
 from threadline.channels.email.dedup import mail_dedup_key
-from threadline.channels.email.parser import CHANNEL, parse
+from threadline.channels.email.parser import parse
 from threadline.core.intake import Intake, RawItem
 from threadline.core.models import InboundItem, Message
 from threadline.core.normalized import Inbound
 from threadline.core.outcome import Park
 from threadline.daemon.processing import processing
-from threadline.daemon.settings import Settings
+from threadline.daemon.settings import default_settings
 
 PARKED = {
     "msg_05.txt": "From: foo, a name without an address, and no other sender",
@@ -77,7 +78,7 @@ def test_every_corpus_mail_is_stored_or_parked_for_a_reason(
     accepted = Intake(sessions).accept_many(
         [RawItem(CHANNEL, mail_dedup_key(raw), raw) for raw in raws]
     )
-    settings = Settings()
+    settings = default_settings()
     with processing(settings, sessions) as processor:
         processor.run_until_idle()
 

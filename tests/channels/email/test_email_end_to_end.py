@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.daemon.conftest import THREADLINE, DaemonProcess, free_port, write_config
+from tests.support.daemon import THREADLINE, DaemonProcess, free_port, write_config
 from tests.support.dovecot import PASSWORD, Account
 from tests.support.imap import mailbox_toml
 from tests.support.smtp_sink import Received, SmtpSink

@@ -22,6 +22,19 @@ def test_ids_are_kept_without_angle_brackets():
     assert hints.references == ("r0@x.example", "q1@desk.example")
 
 
+def test_tokens_of_our_own_message_ids_are_handed_to_threading_nearest_first():
+    """Our Message-IDs are ``tl.<token>.<digest>@<domain>``: the channel knows that format,
+    core only verifies what it is handed."""
+    older = "t41-abcdefghijklmnop"
+    raw = mail(
+        In_Reply_To=f"<tl.{TOKEN}.f00@desk.example>",
+        References=f"<tl.{older}.b4r@desk.example> <other@x.example> <tl.{TOKEN}.f00@desk.example>",
+    )
+
+    assert parsed(raw).hints.referenced_tokens == (TOKEN, older)
+    assert parsed(mail(In_Reply_To="<q1@desk.example>")).hints.referenced_tokens == ()
+
+
 def test_a_bare_in_reply_to_without_brackets_still_counts():
     assert parsed(mail(In_Reply_To="q1@desk.example")).hints.in_reply_to == ("q1@desk.example",)
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.daemon.conftest import DaemonProcess, free_port, write_config
+from tests.support.daemon import DaemonProcess, free_port, write_config
 from tests.support.dovecot import PASSWORD, Account
 from tests.support.imap import mail, mailbox_toml
 from threadline.core.models import InboundItem, Ticket

@@ -16,8 +16,8 @@ from tests.support.imap import drain, mail, mailbox, poller, queued
 from threadline.channels.email.dedup import mail_dedup_key
 from threadline.channels.email.imap_poller import SEEN, MailboxPoller
 from threadline.channels.email.imap_position import Position, load_position
+from threadline.channels.email.imap_runner import ImapRunner
 from threadline.channels.email.settings import MEBIBYTE
-from threadline.daemon.imap_runner import ImapRunner
 
 
 def keys(*numbers: int) -> list[str]:

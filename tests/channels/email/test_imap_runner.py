@@ -12,16 +12,16 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.daemon.conftest import free_port
+from tests.support.daemon import free_port
 from tests.support.dovecot import Account
 from tests.support.imap import eventually, mail, mailbox, queued
+from threadline.channels.component import State
 from threadline.channels.email.imap_poller import MailboxPoller
+from threadline.channels.email.imap_runner import ImapRunner
 from threadline.channels.email.settings import EmailSettings, MailboxSettings
+from threadline.core.advisory_lock import AdvisoryLock
 from threadline.core.db import session_factory
 from threadline.core.intake import Intake
-from threadline.daemon.advisory_lock import AdvisoryLock
-from threadline.daemon.component import State
-from threadline.daemon.imap_runner import ImapRunner
 
 
 def runner_for(

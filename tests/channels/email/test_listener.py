@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.daemon.conftest import free_port
+from tests.support.daemon import free_port
 from tests.support.smtp_sink import self_signed_certificate
 from threadline.channels.email.listener import ListenerSetupError, MailListener, tls_context
 from threadline.channels.email.settings import MEBIBYTE, EmailSettings, SmtpSettings

@@ -19,6 +19,7 @@ from tests.support.smtp_sink import HOST, SmtpSink, TlsFiles, free_port, self_si
 from threadline.channels.email.marker import LOOP_HEADER, REPLY_MARKER
 from threadline.channels.email.settings import EmailSettings, SmarthostSettings
 from threadline.channels.email.smarthost import EmailSender
+from threadline.channels.email.thread_ids import our_tokens
 from threadline.core.dispatcher import Dispatcher
 from threadline.core.models import Message, MessageRef, OutboxItem, Suppression, User
 from threadline.core.models.base import now_utc
@@ -158,7 +159,11 @@ def test_a_clients_answer_threads_back_by_our_message_id_even_when_its_ref_is_lo
     with desk.sessions.begin() as session:
         session.execute(delete(MessageRef).where(MessageRef.external_id == ours))
 
-    outcome = desk.deliver(email(CLIENT, "answer@mail.example", in_reply_to=(ours,)))
+    # The tokens the email parser finds in the ids the answer references.
+    tokens = our_tokens((ours,))
+    outcome = desk.deliver(
+        email(CLIENT, "answer@mail.example", in_reply_to=(ours,), referenced_tokens=tokens)
+    )
 
     with desk.sessions() as session:
         answer = session.get(Message, outcome.message_id)

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.daemon.cli.conftest import Threadline
-from tests.daemon.conftest import free_port
+from tests.support.daemon import free_port
 from threadline.core.intake import content_key
 from threadline.core.models import InboundItem
 
@@ -151,8 +151,11 @@ def test_a_missing_file_exits_75(threadline: Threadline, tmp_path: Path):
     assert "gone.eml" in missing.stderr
 
 
-def test_a_channel_name_wider_than_its_column_is_refused_with_75(threadline: Threadline):
-    refused = threadline("ingest", "--channel", "x" * 33)
+def test_an_unknown_channel_is_refused_with_2_naming_the_channels_and_stores_nothing(
+    db_url: str, sessions: sessionmaker[Session]
+):
+    refused = pipe(db_url, "--channel", "telegraph")
 
-    assert refused.exit_code == 75
-    assert "a channel name has 1 to 32 characters" in refused.stderr
+    assert refused.returncode == 2
+    assert "unknown channel 'telegraph'; the channels are email, normalized" in refused.stderr
+    assert items(sessions) == []

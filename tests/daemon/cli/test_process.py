@@ -42,8 +42,8 @@ def test_process_until_idle_stores_what_ingest_accepted_and_parks_the_unreadable
     threadline: Threadline, db_url: str, tmp_path: Path
 ):
     threadline("ingest", "--channel", "normalized", *write_items(tmp_path, 2))
-    (tmp_path / "fax").write_bytes(b"\x00\x01")
-    threadline("ingest", "--channel", "fax", str(tmp_path / "fax"))
+    (tmp_path / "garbled").write_bytes(b"\x00\x01")
+    threadline("ingest", "--channel", "normalized", str(tmp_path / "garbled"))
 
     processed = process(db_url, "--until-idle")
 
@@ -53,7 +53,7 @@ def test_process_until_idle_stores_what_ingest_accepted_and_parks_the_unreadable
     )
     assert "inbound item parked as failed" in processed.stderr
     failed = columns(threadline("inbound", "list", "--failed").output)
-    assert [row[:3] for row in failed[1:]] == [["3", "fax", "failed"]]
+    assert [row[:3] for row in failed[1:]] == [["3", "normalized", "failed"]]
     assert process(db_url, "--until-idle").stdout.startswith("processed 0 inbound items")
 
 

@@ -22,12 +22,12 @@ from tests.support.parsers import (
     PARK,
     build_test_parsers,
 )
-from threadline.channels.email.parser import CHANNEL as EMAIL
+from threadline.channels.email import CHANNEL as EMAIL
 from threadline.core.normalized import Inbound
 from threadline.core.outcome import Park
-from threadline.core.parse_ahead import IN_PROCESS_ABOVE, ParseAhead, ParseFailed
 from threadline.core.processor import QueuedItem
-from threadline.daemon.parsers import build_parsers
+from threadline.daemon.channels import build_parsers
+from threadline.daemon.parse_workers import IN_PROCESS_ABOVE, ParseAhead, ParseFailed
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 10.0
@@ -157,7 +157,7 @@ def test_a_batch_still_waiting_when_the_workers_stop_is_parsed_here():
 
 ORPHAN_SCRIPT = """
 import sys
-from threadline.core.parse_ahead import ParseAhead
+from threadline.daemon.parse_workers import ParseAhead
 from threadline.core.processor import QueuedItem
 from tests.support.parsers import build_test_parsers
 

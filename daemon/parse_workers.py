@@ -128,7 +128,9 @@ class ParseAhead:
                 self._workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self._build, self._timeout),
+                # This process's pid, not the worker's getppid(): a worker spawned just before
+                # a SIGKILL would read its new parent's pid there and live on.
+                initargs=(self._build, self._timeout, os.getpid()),
             )
         return self._pool, self._pool.submit(_parse_in_worker, items)
 
@@ -184,14 +186,14 @@ _worker_timeout = 0.0
 """Seconds a worker may spend on one call of :func:`_parse_in_worker`."""
 
 
-def _start_worker(build: RegistryBuilder, timeout: float) -> None:
+def _start_worker(build: RegistryBuilder, timeout: float, parent: int) -> None:
     """The daemon's shutdown stops the workers itself, after the parses in flight: a Ctrl-C in
     a terminal or a SIGTERM to the whole process group would otherwise kill them under it."""
     global _worker_registry, _worker_timeout
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(
-        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
+        target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True
     ).start()
     _worker_registry = build()
     _worker_timeout = timeout

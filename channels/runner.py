@@ -14,10 +14,12 @@ from abc import ABC, abstractmethod
 
 import structlog
 
+from threadline.channels.component import State, describe_error
 from threadline.core.backoff import Backoff
-from threadline.daemon.component import State, describe_error
 
 DEFAULT_BACKOFF = Backoff()
+CANCEL_GRACE_S = 1.0
+"""After the shutdown timeout, how long a cancelled loop gets to unwind."""
 
 
 class Runner(ABC):
@@ -50,6 +52,7 @@ class Runner(ABC):
         self._stopping = False
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
         self._log = structlog.get_logger(__name__, component=name)
 
     @property
@@ -84,6 +87,21 @@ class Runner(ABC):
         self._stopping = True
         self._stop.set()
         self._wake.set()
+
+    async def start(self) -> None:
+        """The supervisor's way in: the loop runs as a task of its own from here."""
+        self._task = asyncio.create_task(self.run(), name=self.name)
+
+    async def close(self, timeout: float) -> None:
+        """Let the iteration in flight finish within ``timeout``, then cancel it."""
+        self.stop()
+        if self._task is None:
+            return
+        _done, pending = await asyncio.wait([self._task], timeout=timeout)
+        if pending:
+            self._log.warning("shutdown timeout reached, cancelling in-flight work")
+            self._task.cancel()
+            await asyncio.wait([self._task], timeout=CANCEL_GRACE_S)
 
     async def run(self) -> None:
         self._log.debug("runner started")

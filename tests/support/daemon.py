@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +46,21 @@ class DaemonProcess:
     """``threadline run`` as systemd would run it, with its output kept in files."""
 
     def __init__(
-        self, config: Path, port: int, directory: Path, env: Mapping[str, str] | None = None
+        self,
+        config: Path,
+        port: int,
+        directory: Path,
+        env: Mapping[str, str] | None = None,
+        command: Sequence[str] = (str(THREADLINE),),
     ) -> None:
+        """``command``: what runs ``threadline`` (a wrapper that lists another channel)."""
         self.config = config
         self.port = port
         self.stdout_path = directory / f"daemon-{port}.out"
         self.stderr_path = directory / f"daemon-{port}.err"
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(
-                [str(THREADLINE), "run", "--config", str(config)],
+                [*command, "run", "--config", str(config)],
                 stdout=out,
                 stderr=err,
                 env={**_inherited_environment(), **(env or {})},
@@ -81,15 +87,19 @@ class DaemonProcess:
             return error.code, error.read()
 
     def wait_until_serving(self) -> None:
+        """Until /healthz says every component has started (healthy or not): what the daemon
+        guarantees then, and not before, is that its listeners are bound."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 pytest.fail(f"daemon exited with {self.process.returncode}: {self.stderr}")
             try:
-                self.get("/healthz")
-                return
+                _status, body = self.get("/healthz")
             except OSError:
-                time.sleep(0.05)
+                body = b""
+            if body and json.loads(body)["status"] != "starting":
+                return
+            time.sleep(0.05)
         pytest.fail(f"daemon not serving after {START_TIMEOUT_S} s: {self.stdout}{self.stderr}")
 
     def wait_for_log(self, event: str, timeout: float = 5.0, **fields: Any) -> dict[str, Any]:

@@ -8,9 +8,9 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
+from threadline.channels.component import State
+from threadline.channels.runner import DEFAULT_BACKOFF, Runner
 from threadline.core.backoff import Backoff
-from threadline.daemon.component import State
-from threadline.daemon.runner import DEFAULT_BACKOFF, Runner
 
 WAIT_S = 5.0
 Step = Callable[[], Awaitable[bool]]

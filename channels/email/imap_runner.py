@@ -6,18 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
 
-from sqlalchemy import Engine
-
+from threadline.channels.descriptor import ChannelContext
 from threadline.channels.email.imap_poller import MailboxPoller
-from threadline.channels.email.settings import MailboxSettings
-from threadline.core.db import session_factory
-from threadline.core.intake import Intake
-from threadline.daemon.advisory_lock import AdvisoryLock
-from threadline.daemon.runner import Runner
-from threadline.daemon.settings import Settings
-from threadline.daemon.supervisor import RunnerFactory
+from threadline.channels.email.settings import EmailSettings, MailboxSettings
+from threadline.channels.runner import Runner
+from threadline.core.advisory_lock import AdvisoryLock
 
 
 class ImapRunner(Runner):
@@ -110,19 +104,15 @@ class ImapRunner(Runner):
             self._lock.dispose()
 
 
-def imap_runner(
-    mailbox: MailboxSettings, on_accepted: Callable[[], None] | None = None
-) -> RunnerFactory:
-    """The runner factory of one ``[[imap.mailboxes]]`` entry; ``on_accepted`` wakes the
-    processor after mail was committed."""
-
-    def factory(settings: Settings, engine: Engine) -> ImapRunner:
-        sessions = session_factory(engine)
-        intake = Intake(sessions, on_accepted=on_accepted)
-        poller = MailboxPoller(mailbox, intake, sessions, settings.email.max_message_size)
-        lock = None
-        if engine.dialect.name == "postgresql":
-            lock = AdvisoryLock(engine.url, f"imap:{mailbox.name}")
-        return ImapRunner(poller, lock)
-
-    return factory
+def imap_runner(mailbox: MailboxSettings, context: ChannelContext) -> ImapRunner:
+    """The runner of one ``[[imap.mailboxes]]`` entry; with PostgreSQL, under a lock of its own."""
+    poller = MailboxPoller(
+        mailbox,
+        context.intake,
+        context.sessions,
+        context.section(EmailSettings).max_message_size,
+    )
+    lock = None
+    if context.engine.dialect.name == "postgresql":
+        lock = AdvisoryLock(context.engine.url, f"imap:{mailbox.name}")
+    return ImapRunner(poller, lock)

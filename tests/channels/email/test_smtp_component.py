@@ -15,15 +15,17 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.daemon.conftest import free_port
 from tests.daemon.test_daemon_pipeline import wait_for
 from tests.daemon.test_daemon_process import assert_one_line_error
-from threadline.core.db import make_engine
+from tests.support.daemon import free_port
+from threadline.channels.component import State
+from threadline.channels.email.listener import MailListener
+from threadline.channels.email.smtp_component import SmtpListener
+from threadline.core.db import make_engine, session_factory
+from threadline.core.intake import Intake
 from threadline.core.migrate import upgrade
 from threadline.core.models import InboundItem, Ticket
-from threadline.daemon.component import State
-from threadline.daemon.settings import Settings
-from threadline.daemon.smtp_listener import build_smtp_listener
+from threadline.daemon.settings import settings_model
 
 MAIL = (
     b"From: Ada <ada@example.com>\r\nTo: support@localhost\r\nSubject: Printer\r\n"
@@ -95,12 +97,12 @@ def test_a_disabled_listener_does_not_listen(start_daemon: Any, db_url: str) -> 
 
 
 async def test_the_listener_is_failing_until_a_mail_is_accepted_again(empty_db_url: str) -> None:
-    settings = Settings.model_validate(
+    settings = settings_model().model_validate(
         {"database": {"url": empty_db_url}, "smtp": {"listen": f"127.0.0.1:{free_port()}"}}
     )
     engine = make_engine(empty_db_url)
-    listener = build_smtp_listener(settings, engine, on_accepted=None)
-    assert listener is not None
+    intake = Intake(session_factory(engine))
+    listener = SmtpListener(MailListener(intake, settings.email, settings.smtp))
     assert listener.state is State.STARTING
     await listener.start()
     try:

@@ -1,0 +1,52 @@
+"""``[scheduler]``: the configuration only overrides the schedule each job is registered with,
+so a job keeps running on its default unless the operator changes or disables it."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from threadline.core.settings import Section
+from threadline.daemon.scheduler import Cron, Interval, Schedule
+
+
+class JobSettings(Section):
+    """One job: another ``interval`` or ``cron`` (not both), or ``enabled = false``."""
+
+    interval: int | None = Field(default=None, gt=0)
+    """Seconds between runs, which fall on the multiples of it since the Unix epoch."""
+    cron: str | None = None
+    """A 5-field crontab expression in UTC, with the days of the week by name."""
+    enabled: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            Cron(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> JobSettings:
+        if self.interval is not None and self.cron is not None:
+            raise ValueError("give interval or cron, not both")
+        return self
+
+
+class SchedulerSettings(Section):
+    jobs: dict[str, JobSettings] = Field(default_factory=dict)
+    """By job id; a job not named here runs on the schedule its code gives it."""
+
+
+def schedule_for(job_id: str, default: Schedule, settings: SchedulerSettings) -> Schedule | None:
+    """The job's schedule: ``default`` unless the configuration overrides it; None if it
+    disables the job."""
+    job = settings.jobs.get(job_id)
+    if job is None:
+        return default
+    if not job.enabled:
+        return None
+    if job.interval is not None:
+        return Interval(job.interval)
+    if job.cron is not None:
+        return Cron(job.cron)
+    return default
