@@ -26,6 +26,7 @@ from threadline.core.export import export_tickets
 from threadline.core.migrate import upgrade
 from threadline.core.models import Client, Message, MessageRef, Ticket
 from threadline.core.models.base import now_utc
+from threadline.daemon import channels
 
 FILL_CHUNK = 5000
 
@@ -62,7 +63,7 @@ def one_run(url: str) -> dict[str, float]:
     started = time.perf_counter()
     exported = 0
     with session_factory(engine)() as session, open(os.devnull, "w") as sink:
-        for document in export_tickets(session):
+        for document in export_tickets(session, channels.traits()):
             sink.write(json.dumps(document) + "\n")
             exported += 1
     elapsed = time.perf_counter() - started

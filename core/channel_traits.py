@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ChannelTraits:
+    client_id_type: str | None = None
+    """The external-id type a client is reached at on this channel (``email``, ``phone``...):
+    an agent's reply goes to the client's id of this type (or its twin, a phone number's
+    WhatsApp sender). None: nothing is sent to clients on it."""
     verifies_sender: bool = False
     """The provider asserts who wrote (a signed Slack event names its user). Where it does not
     (a mail's From: is trivially forged), an agent is only an agent through a reply token

@@ -9,13 +9,14 @@ the query count grows with the chunks, not with the messages.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from threadline.core.channel_traits import ChannelTraits, traits_of
 from threadline.core.external_ids import matching_types
 from threadline.core.models import (
     Attachment,
@@ -34,8 +35,13 @@ from threadline.core.models import (
 CHUNK = 500
 
 
-def export_tickets(session: Session, since: datetime | None = None) -> Iterator[dict[str, Any]]:
-    """Tickets changed at or after ``since`` (all without it), oldest id first."""
+def export_tickets(
+    session: Session,
+    traits: Mapping[str, ChannelTraits],
+    since: datetime | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Tickets changed at or after ``since`` (all without it), oldest id first; a client
+    author's address is their id of the type their message's channel reaches them at."""
     last_id = 0
     while True:
         query = select(Ticket).where(Ticket.id > last_id).order_by(Ticket.id).limit(CHUNK)
@@ -44,12 +50,14 @@ def export_tickets(session: Session, since: datetime | None = None) -> Iterator[
         tickets = list(session.scalars(query))
         if not tickets:
             return
-        yield from _documents(session, tickets)
+        yield from _documents(session, tickets, traits)
         last_id = tickets[-1].id
         session.expunge_all()
 
 
-def _documents(session: Session, tickets: list[Ticket]) -> Iterator[dict[str, Any]]:
+def _documents(
+    session: Session, tickets: list[Ticket], traits: Mapping[str, ChannelTraits]
+) -> Iterator[dict[str, Any]]:
     ids = [ticket.id for ticket in tickets]
     client_ids = {ticket.client_id for ticket in tickets}
     clients = {c.id: c for c in session.scalars(select(Client).where(Client.id.in_(client_ids)))}
@@ -121,7 +129,7 @@ def _documents(session: Session, tickets: list[Ticket]) -> Iterator[dict[str, An
                 {
                     "id": message.id,
                     "created_at": _iso(message.created_at),
-                    "author": _author(message, agents, external[client.id]),
+                    "author": _author(message, agents, external[client.id], traits),
                     "channel": message.channel,
                     "body": message.body,
                     "is_internal": message.is_internal,
@@ -134,12 +142,16 @@ def _documents(session: Session, tickets: list[Ticket]) -> Iterator[dict[str, An
 
 
 def _author(
-    message: Message, agents: dict[int, str], client_ids: list[tuple[str, str]]
+    message: Message,
+    agents: dict[int, str],
+    client_ids: list[tuple[str, str]],
+    traits: Mapping[str, ChannelTraits],
 ) -> dict[str, Any]:
     if message.user_id is not None:
         return {"kind": "agent", "id": message.user_id, "address": agents.get(message.user_id)}
     if message.client_id is not None:
-        types = matching_types(message.channel or "email")
+        id_type = traits_of(traits, message.channel).client_id_type
+        types = matching_types(id_type) if id_type else ()
         address = next((value for type_, value in client_ids if type_ in types), None)
         return {"kind": "client", "id": message.client_id, "address": address}
     return {"kind": "system", "id": None, "address": None}

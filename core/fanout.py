@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from threadline.core.agent_addresses import AgentAddresses
 from threadline.core.batch_work import BatchWork
-from threadline.core.channel_traits import ChannelTraits
+from threadline.core.channel_traits import ChannelTraits, traits_of
 from threadline.core.external_ids import matching_types
 from threadline.core.identity import Author
 from threadline.core.models import ClientExternalId, Message, Ticket
@@ -47,7 +47,7 @@ def fan_out(
 ) -> int:
     """Queue everything the message causes; answers how many outbox rows were queued."""
     if event.author.kind == "agent":
-        return 0 if event.message.is_internal else _reply_to_client(work, event)
+        return 0 if event.message.is_internal else _reply_to_client(work, event, traits)
     queued = _notify_agents(work, event, AgentAddresses(work, notifications.channel, traits))
     if event.created_ticket and event.acknowledge:
         work.add_outbox(
@@ -67,7 +67,7 @@ def fan_out(
     return queued
 
 
-def _reply_to_client(work: BatchWork, event: FanOut) -> int:
+def _reply_to_client(work: BatchWork, event: FanOut, traits: Mapping[str, ChannelTraits]) -> int:
     """Rare next to client messages, so it reads the flushed tables rather than caches."""
     ticket = event.ticket
     session = work.flush()
@@ -91,11 +91,12 @@ def _reply_to_client(work: BatchWork, event: FanOut) -> int:
             internal=True,
         )
         return 0
-    recipient = session.scalar(
+    id_type = traits_of(traits, channel).client_id_type
+    recipient = id_type and session.scalar(
         select(ClientExternalId.value)
         .where(
             ClientExternalId.client_id == ticket.client_id,
-            ClientExternalId.type.in_(matching_types(channel)),
+            ClientExternalId.type.in_(matching_types(id_type)),
         )
         .order_by(ClientExternalId.id)
         .limit(1)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.core.bulk import BulkInsert
 from threadline.core.models import InboundItem
+from threadline.core.storable import storable_document
 
 MAX_DEDUP_KEY = 255
 
@@ -49,8 +50,9 @@ class Accepted:
 
 
 def dedup_key(text: str) -> str:
-    """Keys longer than the column (some Message-IDs are) are replaced by their digest."""
-    if len(text) <= MAX_DEDUP_KEY:
+    """Keys longer than the column (some Message-IDs are), or that PostgreSQL cannot store
+    (with a NUL), are replaced by their digest."""
+    if len(text) <= MAX_DEDUP_KEY and "\x00" not in text:
         return text
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -99,7 +101,12 @@ def _insert_new(session: Session, items: dict[Key, RawItem]) -> dict[Key, int]:
     """Ids of the rows this call inserted; a key already stored (or being stored by a concurrent
     transaction, which PostgreSQL waits for) is skipped without an error."""
     rows = [
-        {"channel": channel, "dedup_key": key, "raw": item.raw, "meta": item.meta}
+        {
+            "channel": channel,
+            "dedup_key": key,
+            "raw": item.raw,
+            "meta": storable_document(item.meta),
+        }
         for (channel, key), item in items.items()
     ]
     return {

@@ -31,6 +31,7 @@ from threadline.core.models import InboundItem
 from threadline.core.models.base import now_utc
 from threadline.core.outcome import Outcome, Park
 from threadline.core.settings import IntakeSettings
+from threadline.core.storable import without_nul
 
 
 @dataclass(frozen=True)
@@ -393,7 +394,7 @@ def _describe(error: Exception) -> str:
     """The type and first line, bounded: enough to triage from ``inbound list``, and a driver's
     error loses its SQLAlchemy wrapper (the SQL echo and the link)."""
     cause = getattr(error, "orig", None) or error
-    lines = str(cause).strip().splitlines()
+    lines = without_nul(str(cause)).strip().splitlines()
     text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 

@@ -11,15 +11,10 @@ from threadline.core.batch_work import BatchWork
 from threadline.core.identity import Author
 from threadline.core.models import Ticket
 from threadline.core.normalized import Inbound
+from threadline.core.storable import without_nul
 
 TITLE_LENGTH = 255
 NO_SUBJECT = "(no subject)"
-
-
-def without_nul(text: str) -> str:
-    """PostgreSQL text cannot hold NUL, which broken mail does carry; it means nothing to a
-    reader, so it goes rather than the message failing on one database and not the other."""
-    return text.replace("\x00", "") if "\x00" in text else text
 
 
 def ticket_title(inbound: Inbound) -> str:

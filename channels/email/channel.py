@@ -77,6 +77,11 @@ EMAIL = Channel(
     },
     sender=_sender,
     components=_components,
-    traits=ChannelTraits(verifies_sender=False, agent_id_type="email", carries_notifications=True),
+    traits=ChannelTraits(
+        client_id_type="email",
+        verifies_sender=False,
+        agent_id_type="email",
+        carries_notifications=True,
+    ),
     suppress_bounced_for=_suppress_bounced_for,
 )

@@ -11,10 +11,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from threadline.core.admin.departments import departments_named
-from threadline.core.admin.errors import Conflict, InvalidInput
+from threadline.core.admin.errors import Conflict, InvalidInput, NotFound
 from threadline.core.admin.names import required_name
+from threadline.core.db import upsert_insert
 from threadline.core.external_ids import normalize
-from threadline.core.models import Department, User, user_departments
+from threadline.core.models import AgentSettings, Department, User, user_departments
+from threadline.core.models.base import now_utc
 from threadline.core.models.users import USER_TYPES
 
 
@@ -74,3 +76,22 @@ def list_users(session: Session) -> list[UserSummary]:
         )
         for user in session.scalars(select(User).order_by(User.id))
     ]
+
+
+def notify_by(session: Session, email: str, channel: str | None) -> User:
+    """Where the user's notifications go from now on; None: back to ``[notifications]
+    channel``. The caller checks that the channel exists and can carry them."""
+    address = normalize("email", email, default_region="")
+    user = session.scalar(select(User).where(User.email == address))
+    if user is None:
+        raise NotFound(f"no user with email {address}; see `threadline users list`")
+    statement = upsert_insert(session)(AgentSettings).values(
+        user_id=user.id, notification_channel=channel
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={"notification_channel": channel, "updated_at": now_utc()},
+        )
+    )
+    return user

@@ -12,6 +12,7 @@ from threadline.core.admin.tickets import MessageView, TicketDetail, list_ticket
 from threadline.core.db import session_factory
 from threadline.core.export import export_tickets
 from threadline.core.models.tickets import TICKET_STATUSES
+from threadline.daemon import channels
 from threadline.daemon.cli.common import config_option, database, load, transaction
 from threadline.daemon.cli.output import (
     cell_text,
@@ -132,5 +133,5 @@ def tickets_export(since: datetime | None, config_path: Path | None) -> None:
     """Every ticket as one JSON line, with client, assignees, tags and messages (streams)."""
     settings = load(config_path)
     with database(settings) as engine, session_factory(engine)() as session:
-        for document in export_tickets(session, since):
+        for document in export_tickets(session, channels.traits(), since):
             click.echo(json.dumps(document, ensure_ascii=False))

@@ -1,4 +1,4 @@
-"""``threadline users add|list``: the agents and administrators who answer tickets."""
+"""``threadline users add|list|notify``: the agents and administrators who answer tickets."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from threadline.core.admin.users import add_user, list_users
+from threadline.core.admin.users import add_user, list_users, notify_by
 from threadline.core.models.users import USER_TYPES
+from threadline.daemon import channels
 from threadline.daemon.cli.common import config_option, load, transaction
 from threadline.daemon.cli.output import emit_json, emit_table, format_option
 
@@ -68,3 +69,30 @@ def users_list(output_format: str, config_path: Path | None) -> None:
         ),
         empty="no users yet: add one with `threadline users add NAME EMAIL`",
     )
+
+
+DEFAULT_CHANNEL = "default"
+
+
+def _notifying_channel(_ctx: click.Context, _param: click.Parameter, value: str) -> str | None:
+    able = [c.name for c in channels.CHANNELS if c.traits.carries_notifications]
+    if value == DEFAULT_CHANNEL:
+        return None
+    if value not in able:
+        raise click.BadParameter(
+            f"{value!r} is no channel that carries notifications; use one of "
+            f"{', '.join([*able, DEFAULT_CHANNEL])}"
+        )
+    return value
+
+
+@users.command("notify")
+@click.argument("email")
+@click.argument("channel", callback=_notifying_channel)
+@config_option
+def users_notify(email: str, channel: str | None, config_path: Path | None) -> None:
+    """Send the notifications of the user with address EMAIL on CHANNEL ("default": the one
+    [notifications] channel names). Without an id on it, they still go to the default."""
+    with transaction(load(config_path)) as session:
+        user = notify_by(session, email, channel)
+    click.echo(f"user {user.id} is notified on {channel or 'the default channel'}")

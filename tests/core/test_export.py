@@ -14,6 +14,7 @@ from threadline.core.export import export_tickets
 from threadline.core.models import User
 from threadline.core.normalized import InboundAttachment
 from threadline.core.tokens import ReplyToken
+from threadline.daemon import channels
 from threadline.daemon.cli.main import cli
 
 
@@ -37,7 +38,7 @@ def test_export_carries_the_whole_conversation(sessions: sessionmaker[Session], 
     )
 
     with sessions() as session:
-        (document,) = list(export_tickets(session))
+        (document,) = list(export_tickets(session, channels.traits()))
     assert document["title"] == "Invoice"
     assert document["status"] == "waiting_for_user"
     assert document["client"]["external_ids"] == [{"type": "email", "value": "ada@example.com"}]
@@ -70,7 +71,7 @@ def test_export_since_skips_tickets_unchanged_since(sessions: sessionmaker[Sessi
     desk.clock.advance(days=30)
     desk.deliver(email("bob@example.com", "new@mail"))
     with sessions() as session:
-        exported = list(export_tickets(session, since=datetime(2026, 3, 15)))
+        exported = list(export_tickets(session, channels.traits(), since=datetime(2026, 3, 15)))
     assert [d["client"]["external_ids"][0]["value"] for d in exported] == ["bob@example.com"]
 
 
@@ -80,4 +81,4 @@ def test_export_streams_across_chunks(sessions: sessionmaker[Session], monkeypat
     for number in range(7):
         desk.deliver(email(f"c{number}@example.com", f"m{number}@mail"))
     with sessions() as session:
-        assert [d["id"] for d in export_tickets(session)] == list(range(1, 8))
+        assert [d["id"] for d in export_tickets(session, channels.traits())] == list(range(1, 8))

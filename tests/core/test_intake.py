@@ -129,3 +129,19 @@ def test_on_accepted_wakes_after_the_commit_and_only_for_new_items(sessions: ses
 def test_content_key_is_the_same_for_the_same_bytes_only():
     assert content_key(b"mail") == content_key(b"mail")
     assert content_key(b"mail") != content_key(b"mail ")
+
+
+def test_a_nul_in_a_key_or_in_the_meta_is_accepted_on_either_database(
+    sessions: sessionmaker[Session],
+):
+    """PostgreSQL text and JSONB refuse NUL; an envelope or a Message-ID may carry one."""
+    intake = Intake(sessions)
+    item = RawItem("email", "mid:a\x00b", b"raw", {"rcpt_tos": ["x\x00y@example.com"]})
+
+    first, again = intake.accept(item), intake.accept(item)
+
+    assert (first.duplicate, again) == (False, Accepted(first.id, True))
+    with sessions() as session:
+        stored = session.get_one(InboundItem, first.id)
+    assert stored.dedup_key.startswith("sha256:")
+    assert stored.meta == {"rcpt_tos": ["xy@example.com"]}

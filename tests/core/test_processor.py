@@ -18,7 +18,7 @@ from tests.support.handlers import Poison, clients_named, ignore, park, store_me
 from threadline.core.backoff import Backoff
 from threadline.core.intake import Intake, RawItem
 from threadline.core.models import InboundItem, Message
-from threadline.core.outcome import Outcome
+from threadline.core.outcome import Outcome, Park
 from threadline.core.processor import ItemHandler, Processor, QueuedItem, Tally, one_at_a_time
 from threadline.core.settings import IntakeSettings
 
@@ -247,6 +247,22 @@ def test_a_long_error_is_cut_to_one_short_line(sessions: sessionmaker[Session]):
     assert error.startswith("RuntimeError: xxx")
     assert len(error) <= 500
     assert "\n" not in error
+
+
+def test_an_error_that_quotes_a_nul_is_recorded_and_the_item_alone_parked(
+    sessions: sessionmaker[Session],
+):
+    """PostgreSQL text refuses NUL: recorded as it was, the error would fail the whole batch,
+    again at every sweep, and the item would never be parked."""
+    poison, fine = accept(sessions, "poison", "mail")
+    handler = Poison(b"poison", Park("cannot identify the sender: 'ada\x00@example.com'"))
+
+    assert processor(sessions, handler).run_until_idle() == Tally(done=1, failed=1)
+
+    assert item(sessions, poison).last_error == (
+        "Park: cannot identify the sender: 'ada@example.com'"
+    )
+    assert item(sessions, fine).status == "done"
 
 
 def test_a_crashed_workers_items_are_taken_by_another_after_its_lease_expires(

@@ -1,4 +1,4 @@
-"""Status, agent commands and what leaves the desk because of a message (DESIGN.md §6, §7)."""
+"""Status, agent commands and what leaves the desk because of a message."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from tests.support.desk_pipeline import DeskPipeline, desk_pipeline
 from tests.support.messages import email, whatsapp
 from threadline.core.agent_commands import parse_agent_reply
 from threadline.core.models import (
+    AgentSettings,
     ClientExternalId,
     Message,
     Notification,
@@ -17,6 +18,7 @@ from threadline.core.models import (
     Tag,
     Ticket,
     User,
+    UserOAuthAccount,
     ticket_assignments,
     ticket_tags,
 )
@@ -76,6 +78,27 @@ def test_a_client_message_opens_a_ticket_waiting_for_an_agent_and_notifies_every
     assert {row.payload["type"] for row in notes} == {"ticket_created"}
     with desk.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Notification)) == 2
+
+
+def test_notifications_go_on_the_channel_each_agent_chose_if_they_have_an_id_on_it(
+    desk: DeskPipeline,
+):
+    grace, alan = agent_id(desk), agent_id(desk, "alan@desk.example")
+    with desk.sessions.begin() as session:
+        session.add_all(
+            [
+                AgentSettings(user_id=grace, notification_channel="slack"),
+                AgentSettings(user_id=alan, notification_channel="slack"),
+                UserOAuthAccount(user_id=grace, provider="slack", provider_user_id="T1:UGRACE"),
+            ]
+        )
+
+    open_ticket(desk)
+
+    notes = {row.payload["agent_id"]: row for row in outbox(desk, kind="notification")}
+    assert (notes[grace].channel, notes[grace].recipient) == ("slack", "T1:UGRACE")
+    # Alan has no Slack account: the default channel still reaches him.
+    assert (notes[alan].channel, notes[alan].recipient) == ("email", "alan@desk.example")
 
 
 def test_an_agents_reply_waits_for_the_user_and_goes_to_the_client(desk: DeskPipeline):

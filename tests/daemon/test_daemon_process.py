@@ -7,15 +7,13 @@ import json
 import signal
 import socket
 import time
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support.daemon import free_port
+from tests.support.daemon import collect, free_port
 
 PASSWORD = "Hunter2-do-not-log"
 
@@ -121,36 +119,6 @@ def test_sighup_with_an_invalid_file_keeps_the_log_level(
     assert daemon.get("/healthz")[0] == 200
     assert not [line for line in daemon.log_lines() if line["level"] == "debug"]
     assert daemon.stop() == 0
-
-
-@pytest.fixture(params=["path", "abstract"])
-def notify_socket(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Any]]:
-    """A datagram socket standing in for systemd's, and the NOTIFY_SOCKET value naming it."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    if request.param == "abstract":
-        name = f"threadline-test-{uuid.uuid4().hex}"
-        sock.bind("\0" + name)
-        address = "@" + name
-    else:
-        # sun_path holds 108 bytes; pytest's tmp_path can be longer than that.
-        address = f"/tmp/threadline-notify-{uuid.uuid4().hex}.sock"
-        sock.bind(address)
-    sock.settimeout(0.2)
-    yield address, sock
-    sock.close()
-    if request.param == "path":
-        Path(address).unlink()
-
-
-def collect(
-    sock: socket.socket, seen: list[str], done: Callable[[list[str]], bool], timeout: float = 5
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not done(seen) and time.monotonic() < deadline:
-        try:
-            seen.extend(sock.recv(4096).decode().splitlines())
-        except TimeoutError:
-            continue
 
 
 def test_tells_systemd_ready_watchdog_and_stopping(

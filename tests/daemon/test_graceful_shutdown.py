@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Iterator
 
 import pytest
-import structlog
 from sqlalchemy import Engine
 
 from tests.support.daemon import free_port
@@ -21,6 +18,7 @@ from threadline.daemon.wake_hub import WakeHub
 from threadline.daemon.wiring import Assembly
 
 WAIT_S = 5.0
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 class OneSlowBatch(Runner):
@@ -41,17 +39,6 @@ class OneSlowBatch(Runner):
         await asyncio.to_thread(ping, self._engine)
         self.finished = True
         return True
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """The supervisor configures process-wide logging; give the next test the old one back."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
 
 
 def settings_for(db_url: str, shutdown_timeout: float) -> Settings:

@@ -4,6 +4,7 @@ and a parser that kills its worker costs only the item it was parsing."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -189,3 +190,48 @@ def test_a_worker_whose_processor_was_killed_outright_exits_too():
     while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(f"/proc/{worker}").exists(), "the worker outlived its processor"
+
+
+KILLED_AT_START_SCRIPT = """
+import multiprocessing, os, signal
+from threadline.daemon.parse_workers import ParseAhead
+from threadline.core.processor import QueuedItem
+from tests.support.parsers import build_test_parsers
+
+parsing = ParseAhead(build_test_parsers, workers=1, timeout=30.0)
+parsing([QueuedItem(1, "test", b"x", None, 0)])
+while not multiprocessing.active_children():
+    pass
+(worker,) = multiprocessing.active_children()
+print(worker.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_worker_started_just_before_its_processor_was_killed_exits_too():
+    """Killed before the worker has even begun: a worker that took the pid of its parent when
+    it began would watch whoever adopted it, and live on."""
+    processor = subprocess.run(
+        [sys.executable, "-c", KILLED_AT_START_SCRIPT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        check=False,
+    )
+    assert processor.returncode == -signal.SIGKILL, processor.stderr
+    worker = int(processor.stdout)
+
+    deadline = time.monotonic() + WAIT_S
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(worker), "the worker outlived its processor"
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -11,11 +12,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 THREADLINE = Path(sys.executable).parent / "threadline"
 START_TIMEOUT_S = 15.0
@@ -163,3 +166,44 @@ def sqlite_db_url(sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "only-sqlite.db"
     path.write_bytes(sqlite_template.read_bytes())
     return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["path", "abstract"])
+def notify_socket(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    """A datagram socket standing in for systemd's, and the NOTIFY_SOCKET value naming it."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    if request.param == "abstract":
+        name = f"threadline-test-{uuid.uuid4().hex}"
+        sock.bind("\0" + name)
+        address = "@" + name
+    else:
+        # sun_path holds 108 bytes; pytest's tmp_path can be longer than that.
+        address = f"/tmp/threadline-notify-{uuid.uuid4().hex}.sock"
+        sock.bind(address)
+    sock.settimeout(0.2)
+    yield address, sock
+    sock.close()
+    if request.param == "path":
+        Path(address).unlink()
+
+
+def collect(
+    sock: socket.socket, seen: list[str], done: Callable[[list[str]], bool], timeout: float = 5
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not done(seen) and time.monotonic() < deadline:
+        try:
+            seen.extend(sock.recv(4096).decode().splitlines())
+        except TimeoutError:
+            continue
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The supervisor configures process-wide logging; give the next test the old one back."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()

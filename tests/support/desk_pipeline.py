@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.messages import SLACK_TRAITS, WHATSAPP_TRAITS
 from threadline.core.normalized import Inbound
 from threadline.core.outcome import Outcome
 from threadline.core.pipeline import Pipeline, PipelineSettings
@@ -64,7 +65,8 @@ def desk_pipeline(
     notifications: NotificationSettings | None = None,
     suppress_bounced_for: timedelta = timedelta(days=30),
 ) -> DeskPipeline:
-    """The pipeline as ``threadline run`` assembles it, with the listed channels' traits."""
+    """The pipeline as ``threadline run`` assembles it, with the listed channels' traits and
+    those of WhatsApp and Slack, which core tests simulate."""
     clock = Clock()
     signer = TokenSigner(SECRET)
     settings = PipelineSettings(
@@ -73,7 +75,7 @@ def desk_pipeline(
         tickets=tickets or TicketSettings(),
         routing=routing or RoutingSettings(),
         notifications=notifications or NotificationSettings(),
-        traits=channels.traits(),
+        traits={**channels.traits(), "whatsapp": WHATSAPP_TRAITS, "slack": SLACK_TRAITS},
         suppress_bounced_for={"email": suppress_bounced_for},
     )
     return DeskPipeline(sessions, Pipeline(signer, settings, clock), clock, signer)

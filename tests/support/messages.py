@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from threadline.core.channel_traits import ChannelTraits
 from threadline.core.normalized import Classification, Inbound, SenderIdentity, ThreadHints
 
 
@@ -37,6 +38,14 @@ def email(
         ),
         classification=classification,
     )
+
+
+WHATSAPP_TRAITS = ChannelTraits(client_id_type="whatsapp")
+"""What core tests assume of the WhatsApp channel the builder below stands in for."""
+SLACK_TRAITS = ChannelTraits(
+    client_id_type="slack", verifies_sender=True, agent_id_type="slack", carries_notifications=True
+)
+"""What core tests assume of a Slack channel."""
 
 
 def whatsapp(number: str, body: str, own_id: str) -> Inbound:

@@ -94,5 +94,5 @@ PAGER = Channel(
     sections={"pager": PagerSettings},
     sender=_sender,
     routes=(Route("POST", "/pager/in", _receive),),
-    traits=ChannelTraits(),
+    traits=ChannelTraits(client_id_type="phone"),
 )

@@ -121,10 +121,29 @@ async def test_the_listener_is_failing_until_a_mail_is_accepted_again(empty_db_u
     assert refused == 451
 
 
-def send(port: int) -> dict[str, Any] | int:
+def send(port: int, raw: bytes = MAIL) -> dict[str, Any] | int:
     """The refusals of sendmail, or the code of a refused DATA."""
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
         try:
-            return client.sendmail("ada@example.com", ["support@localhost"], MAIL)
+            return client.sendmail("ada@example.com", ["support@localhost"], raw)
         except smtplib.SMTPDataError as error:
             return error.smtp_code
+
+
+async def test_a_mail_with_a_nul_in_its_message_id_is_accepted_and_the_listener_stays_well(
+    db_url: str, sessions: sessionmaker[Session]
+) -> None:
+    """Anyone who can send mail can send this one: refused by PostgreSQL as a key, it was
+    answered 451 for ever and turned /healthz to 503."""
+    settings = settings_model().model_validate({"smtp": {"listen": f"127.0.0.1:{free_port()}"}})
+    listener = SmtpListener(MailListener(Intake(sessions), settings.email, settings.smtp))
+    await listener.start()
+    try:
+        raw = MAIL.replace(b"<daemon-smtp@example.com>", b"<nul\x00inside@example.com>")
+        assert await asyncio.to_thread(send, listener.listen.port, raw) == {}
+        assert (listener.state, listener.last_error) == (State.IDLE, None)
+    finally:
+        await listener.close(timeout=5)
+    with sessions() as session:
+        item = session.scalars(select(InboundItem)).one()
+    assert (item.raw, "\x00" not in item.dedup_key) == (raw, True)

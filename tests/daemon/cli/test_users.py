@@ -1,10 +1,14 @@
-"""``threadline users add|list`` on each database."""
+"""``threadline users add|list|notify`` on each database."""
 
 from __future__ import annotations
 
 import json
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
 from tests.daemon.cli.conftest import Threadline, columns
+from threadline.core.models import AgentSettings
 
 
 def test_an_added_user_is_listed_with_departments_in_aligned_columns(threadline: Threadline):
@@ -90,3 +94,31 @@ def test_an_empty_user_list_says_how_to_add_one(threadline: Threadline):
 
     assert listed.exit_code == 0
     assert "threadline users add" in listed.output
+
+
+def test_an_agent_chooses_the_channel_of_their_notifications_and_can_go_back(
+    threadline: Threadline, sessions: sessionmaker[Session]
+):
+    threadline("users", "add", "Grace Hopper", "grace@example.com")
+
+    chosen = threadline("users", "notify", "Grace@Example.com", "email")
+    assert (chosen.exit_code, chosen.output) == (0, "user 1 is notified on email\n")
+    with sessions() as session:
+        assert session.scalars(select(AgentSettings.notification_channel)).all() == ["email"]
+
+    reset = threadline("users", "notify", "grace@example.com", "default")
+    assert reset.output == "user 1 is notified on the default channel\n"
+    with sessions() as session:
+        assert session.scalars(select(AgentSettings.notification_channel)).all() == [None]
+
+
+def test_a_channel_that_cannot_carry_notifications_is_refused_naming_those_that_can(
+    threadline: Threadline,
+):
+    threadline("users", "add", "Grace Hopper", "grace@example.com")
+
+    refused = threadline("users", "notify", "grace@example.com", "normalized")
+
+    assert refused.exit_code == 2
+    assert "use one of email, default" in refused.output
+    assert threadline("users", "notify", "nobody@example.com", "email").exit_code != 0
