@@ -37,13 +37,14 @@ class Runner(ABC):
         self,
         name: str,
         *,
-        interval: float = 5.0,
+        interval: float | None = 5.0,
         backoff: Backoff = DEFAULT_BACKOFF,
         rng: random.Random | None = None,
     ) -> None:
         self._name = name
         self.interval = interval
-        """Seconds to sleep after an iteration found nothing to do, unless woken earlier."""
+        """Seconds to sleep after an iteration found nothing to do, unless woken earlier; None:
+        until woken (the daemon's scheduler wakes its runners on their sweep interval)."""
         self.backoff = backoff
         self._rng = rng or random.Random()
         self._state = State.STARTING
@@ -142,6 +143,6 @@ class Runner(ABC):
         await _wait(self._stop, delay)
 
 
-async def _wait(event: asyncio.Event, timeout: float) -> None:
+async def _wait(event: asyncio.Event, timeout: float | None) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), timeout)

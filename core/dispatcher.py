@@ -12,21 +12,28 @@ key to make that resend harmless where the provider allows.
 
 from __future__ import annotations
 
-import os
 import random
-import secrets
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.core.backoff import Backoff
 from threadline.core.db import upsert_insert
+from threadline.core.leased_queue import (
+    PARKED,
+    PENDING,
+    RELEASED,
+    LeasedQueue,
+    RetryPolicy,
+    first_line,
+    new_worker_id,
+    one_line,
+)
 from threadline.core.models import MessageRef, OutboxItem
 from threadline.core.models.base import now_utc
 from threadline.core.senders import (
@@ -41,8 +48,7 @@ from threadline.core.settings import DispatchSettings
 Clock = Callable[[], datetime]
 """Naive UTC, like every timestamp column."""
 
-MAX_ERROR = 1000
-
+_rows = OutboxItem.__table__
 _log = structlog.get_logger(__name__)
 
 
@@ -51,11 +57,6 @@ class _Failure:
     error: str
     permanent: bool
     retry_after: float | None = None
-
-
-def default_worker_id() -> str:
-    """Unique per process and dispatcher, and readable in ``outbox show`` while a row is leased."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class Dispatcher:
@@ -72,9 +73,20 @@ class Dispatcher:
         self._senders = senders
         self._settings = settings
         self._clock = clock
-        self.worker_id = worker_id or default_worker_id()
+        self._queue = LeasedQueue(
+            _rows,
+            lease=settings.lease,
+            worker_id=worker_id or new_worker_id(),
+            order=(_rows.c.id,),
+        )
+        self._retry = RetryPolicy(
+            Backoff(settings.retry_initial, settings.retry_maximum), settings.max_attempts
+        )
         self._rng = rng or random.Random()
-        self._backoff = Backoff(settings.retry_initial, settings.retry_maximum)
+
+    @property
+    def worker_id(self) -> str:
+        return self._queue.worker_id
 
     def run_batch(self) -> int:
         """Claim and handle one batch; the number of rows claimed (0: nothing was due)."""
@@ -89,33 +101,11 @@ class Dispatcher:
 
     def _claim(self) -> tuple[list[OutboxView], datetime]:
         now = self._clock()
-        lease_ends = now + timedelta(seconds=self._settings.lease)
-        due = (
-            select(OutboxItem.id)
-            .where(
-                OutboxItem.status == "pending",
-                or_(OutboxItem.next_attempt_at.is_(None), OutboxItem.next_attempt_at <= now),
-                or_(OutboxItem.lease_expires_at.is_(None), OutboxItem.lease_expires_at <= now),
-            )
-            .order_by(OutboxItem.id)
-            .limit(self._settings.batch_size)
-            # PostgreSQL: concurrent workers skip each other's rows instead of waiting on them.
-            # SQLite renders no FOR UPDATE; BEGIN IMMEDIATE already serializes the claim.
-            .with_for_update(skip_locked=True)
-        )
         with self._sessions.begin() as session:
-            ids = session.scalars(due).all()
-            if not ids:
-                return [], lease_ends
-            claimed = session.scalars(
-                update(OutboxItem)
-                .where(OutboxItem.id.in_(ids))
-                .values(lease_owner=self.worker_id, lease_expires_at=lease_ends)
-                .returning(OutboxItem),
-                execution_options={"synchronize_session": False},
-            ).all()
-            views = sorted((_view(item) for item in claimed), key=lambda view: view.id)
-        return views, lease_ends
+            ids = self._queue.claim(session.connection(), now, self._settings.batch_size)
+            rows = session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids))).all()
+            views = sorted((_view(item) for item in rows), key=lambda view: view.id)
+        return views, now + self._queue.lease
 
     def _send(self, row: OutboxView) -> SendResult | _Failure:
         sender = self._senders.get(row.channel)
@@ -128,22 +118,20 @@ class Dispatcher:
         try:
             return sender.send(row)
         except PermanentSendError as error:
-            return _Failure(_one_line(error), permanent=True)
+            return _Failure(first_line(error), permanent=True)
         except TransientSendError as error:
-            return _Failure(_one_line(error), permanent=False, retry_after=error.retry_after)
+            return _Failure(first_line(error), permanent=False, retry_after=error.retry_after)
         except Exception as error:
-            return _Failure(f"{type(error).__name__}: {_one_line(error)}", permanent=False)
+            return _Failure(one_line(error), permanent=False)
 
     def _record(self, row: OutboxView, outcome: SendResult | _Failure) -> None:
         now = self._clock()
         attempts = row.attempts + 1
-        values: dict[str, Any] = {
-            "attempts": attempts,
-            "lease_owner": None,
-            "lease_expires_at": None,
-        }
+        values: dict[str, Any]
         if isinstance(outcome, SendResult):
-            values |= {
+            values = {
+                "attempts": attempts,
+                **RELEASED,
                 "status": "sent",
                 "delivery_status": outcome.delivery_status,
                 "provider_id": outcome.provider_id,
@@ -151,20 +139,17 @@ class Dispatcher:
                 "next_attempt_at": None,
                 "last_error": None,
             }
-        elif outcome.permanent or attempts >= self._settings.max_attempts:
-            values |= {"status": "dead", "next_attempt_at": None, "last_error": outcome.error}
         else:
-            delay = max(outcome.retry_after or 0.0, self._backoff.delay(attempts, self._rng))
-            values |= {
-                "next_attempt_at": now + timedelta(seconds=delay),
-                "last_error": outcome.error,
-            }
+            retry_at = None
+            if not outcome.permanent:
+                retry_at = self._retry.retry_at(attempts, now, self._rng, outcome.retry_after)
+            values = self._queue.failed(attempts, outcome.error, retry_at)
         with self._sessions.begin() as session:
             marked = session.execute(
                 update(OutboxItem)
                 .where(
                     OutboxItem.id == row.id,
-                    OutboxItem.status == "pending",
+                    OutboxItem.status == PENDING,
                     OutboxItem.lease_owner == self.worker_id,
                 )
                 .values(**values),
@@ -183,9 +168,9 @@ class Dispatcher:
                 outbox_id=row.id,
                 error=values["last_error"],
             )
-        elif values.get("status") == "dead":
+        elif values["status"] == PARKED:
             _log.warning(
-                "outbox row is dead; `threadline outbox retry` sends it again",
+                "outbox row parked; `threadline outbox retry` sends it again",
                 outbox_id=row.id,
                 channel=row.channel,
                 attempts=values["attempts"],
@@ -221,9 +206,3 @@ def _view(item: OutboxItem) -> OutboxView:
         attempts=item.attempts,
         idempotency_key=item.idempotency_key,
     )
-
-
-def _one_line(error: BaseException) -> str:
-    """The first line, bounded: ``outbox list`` shows it in a column."""
-    lines = str(error).strip().splitlines()
-    return (lines[0] if lines else type(error).__name__)[:MAX_ERROR]

@@ -16,6 +16,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.core.bulk import BulkInsert
+from threadline.core.leased_queue import notify
 from threadline.core.models import InboundItem
 from threadline.core.storable import storable_document
 
@@ -109,10 +110,11 @@ def _insert_new(session: Session, items: dict[Key, RawItem]) -> dict[Key, int]:
         }
         for (channel, key), item in items.items()
     ]
-    return {
-        (channel, key): id_
-        for id_, channel, key in _INSERT_ITEMS.execute(session.connection(), rows)
-    }
+    connection = session.connection()
+    created = {(channel, key): id_ for id_, channel, key in _INSERT_ITEMS.execute(connection, rows)}
+    if created:
+        notify(connection, InboundItem.__table__)
+    return created
 
 
 def _ids_of(session: Session, keys: list[Key]) -> dict[Key, int]:

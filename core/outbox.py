@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from threadline.core.bulk import BulkInsert
 from threadline.core.db import DIALECT_INSERTS
+from threadline.core.leased_queue import notify
 from threadline.core.models import OutboxItem
 
 Kind = Literal["reply", "notification", "acknowledgement"]
@@ -23,6 +24,7 @@ KINDS: tuple[Kind, ...] = ("reply", "notification", "acknowledgement")
 MAX_IDEMPOTENCY_KEY = 255
 
 # Built once per dialect: constructing statements costs more than running them.
+_table = OutboxItem.__table__
 _INSERT_IGNORING = {
     name: insert(OutboxItem).on_conflict_do_nothing(index_elements=["idempotency_key"])
     for name, insert in DIALECT_INSERTS.items()
@@ -68,7 +70,10 @@ def enqueue(session: Session, outgoing: Outgoing) -> int | None:
     """
     connection = session.connection()
     statement = _INSERT[connection.dialect.name]
-    return connection.execute(statement, outbox_row(outgoing)).scalar_one_or_none()
+    row_id = connection.execute(statement, outbox_row(outgoing)).scalar_one_or_none()
+    if row_id is not None:
+        notify(connection, _table)
+    return row_id
 
 
 def outbox_row(outgoing: Outgoing) -> dict[str, Any]:
@@ -87,7 +92,9 @@ def outbox_row(outgoing: Outgoing) -> dict[str, Any]:
 def insert_outbox_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Many rows in one executemany, for a batch that needs no ids back; a row whose key is
     queued already is skipped, as in :func:`enqueue`."""
-    _BULK_INSERT.execute(connection, rows)
+    if rows:
+        _BULK_INSERT.execute(connection, rows)
+        notify(connection, _table)
 
 
 def _column_key(key: str) -> str:

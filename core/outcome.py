@@ -17,4 +17,4 @@ class Outcome:
 
 class Park(Exception):
     """Retrying cannot help (unknown sender under the ``park`` policy, no parser for the
-    channel): the item is parked ``failed`` at once, with this message as its error."""
+    channel): the item is ``parked`` at once, with this message as its error."""

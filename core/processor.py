@@ -13,25 +13,30 @@ current one is handled, so it can run in other processes meanwhile (``daemon/par
 
 from __future__ import annotations
 
-import os
 import random
-import secrets
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Text, bindparam, func, or_, select, update
+from sqlalchemy import Text, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.core.backoff import Backoff
+from threadline.core.leased_queue import (
+    PARKED,
+    PENDING,
+    RELEASED,
+    LeasedQueue,
+    RetryPolicy,
+    new_worker_id,
+    one_line,
+)
 from threadline.core.models import InboundItem
 from threadline.core.models.base import now_utc
 from threadline.core.outcome import Outcome, Park
 from threadline.core.settings import IntakeSettings
-from threadline.core.storable import without_nul
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,6 @@ ItemHandler = Callable[[Session, QueuedItem], Outcome]
 Clock = Callable[[], datetime]
 """Naive UTC, like every timestamp column."""
 
-MAX_ERROR_CHARS = 500
-
 _items = InboundItem.__table__
 _log = structlog.get_logger(__name__)
 _LEASED_ITEMS = (
@@ -76,20 +79,6 @@ _LEASED_ITEMS = (
     .where(_items.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_items.c.id)
 )
-_STILL_LEASED = (
-    select(_items.c.id)
-    .where(
-        _items.c.id.in_(bindparam("ids", expanding=True)),
-        _items.c.lease_owner == bindparam("worker_id"),
-        _items.c.status == "pending",
-    )
-    .order_by(_items.c.id)
-    # Waits rather than skips: another worker's claim may hold one of these rows for an
-    # instant (locked before it saw the lease), and skipping would leave the item behind
-    # until this lease expires.
-    .with_for_update()
-)
-"""The claimed items still leased to this worker."""
 
 
 @dataclass
@@ -97,18 +86,18 @@ class Tally:
     done: int = 0
     ignored: int = 0
     retrying: int = 0
-    failed: int = 0
-    """Parked: attempts exhausted, or :class:`Park` raised."""
+    parked: int = 0
+    """Attempts exhausted, or :class:`Park` raised."""
 
     @property
     def total(self) -> int:
-        return self.done + self.ignored + self.retrying + self.failed
+        return self.done + self.ignored + self.retrying + self.parked
 
     def add(self, other: Tally) -> None:
         self.done += other.done
         self.ignored += other.ignored
         self.retrying += other.retrying
-        self.failed += other.failed
+        self.parked += other.parked
 
 
 @dataclass(frozen=True)
@@ -150,9 +139,16 @@ class Processor:
         self._prepare = prepare
         self._settings = settings
         self._clock = clock
-        self.worker_id = worker_id or _new_worker_id()
+        self._queue = LeasedQueue(
+            _items,
+            lease=settings.lease,
+            worker_id=worker_id or new_worker_id(),
+            order=(_items.c.next_attempt_at, _items.c.id),
+        )
+        self._retry = RetryPolicy(
+            Backoff(settings.retry_initial, settings.retry_maximum), settings.max_attempts
+        )
         self._rng = rng or random.Random()
-        self._backoff = Backoff(settings.retry_initial, settings.retry_maximum)
 
     def run_batch(self) -> int:
         """Claim and handle one batch; the number of items handled (0: nothing was due)."""
@@ -181,45 +177,12 @@ class Processor:
 
     def claim(self, holding: Sequence[int] = ()) -> Batch:
         """Lease up to ``batch_size`` due items to this worker, commit, and start preparing
-        them; the lease outlives a crash of the batch transaction. Items still leased to this
-        worker (a batch whose transaction failed) are due again at once, except those it is
-        ``holding`` (a batch claimed and not yet handled)."""
-        now = self._clock()
-        conditions = [
-            InboundItem.status == "pending",
-            or_(InboundItem.next_attempt_at.is_(None), InboundItem.next_attempt_at <= now),
-            or_(
-                InboundItem.lease_expires_at.is_(None),
-                InboundItem.lease_expires_at <= now,
-                InboundItem.lease_owner == self.worker_id,
-            ),
-        ]
-        if holding:
-            conditions.append(InboundItem.id.not_in(holding))
-        due = (
-            select(InboundItem.id)
-            .where(*conditions)
-            # The (status, next_attempt_at, id) index's own order, so a batch is read off the
-            # index instead of sorting the whole queue: retries in the order they fell due, and
-            # items never tried (NULL; before the retries on SQLite, after them on PostgreSQL)
-            # in the order they arrived, which threading by subject tag relies on.
-            .order_by(InboundItem.next_attempt_at, InboundItem.id)
-            .limit(self._settings.batch_size)
-            .with_for_update(skip_locked=True)
-        )
-        lease = (
-            update(_items)
-            .where(_items.c.id.in_(due.scalar_subquery()))
-            .values(
-                lease_owner=self.worker_id,
-                lease_expires_at=now + timedelta(seconds=self._settings.lease),
-                updated_at=now,
-            )
-            .returning(_items.c.id)
-        )
+        them; the lease outlives a crash of the batch transaction (``LeasedQueue.claim``)."""
         with self._sessions.begin() as session:
             connection = session.connection()
-            leased = connection.execute(lease).scalars().all()
+            leased = self._queue.claim(
+                connection, self._clock(), self._settings.batch_size, holding
+            )
             # Read apart from the UPDATE: SQLite gathers all of RETURNING's rows in memory
             # first, so a large mail returned there was held several times over at once.
             rows = connection.execute(_LEASED_ITEMS, {"ids": leased}).all() if leased else []
@@ -252,13 +215,7 @@ class Processor:
         with self._sessions.begin() as session:
             # Attempts as claimed still hold: only a lease's holder records a try, and a
             # lease taken over meanwhile leaves the item out here.
-            leased = set(
-                session.connection()
-                .execute(
-                    _STILL_LEASED, {"ids": [i.id for i in claimed], "worker_id": self.worker_id}
-                )
-                .scalars()
-            )
+            leased = self._queue.still_leased(session.connection(), [i.id for i in claimed])
             items = [item for item in claimed if item.id in leased]
             if isolated:
                 self._record(session, *self._handle_each(session, items, tally))
@@ -298,16 +255,22 @@ class Processor:
                 handled.append(_handled(item_id, outcome, tally))
         return handled, failed
 
+    @property
+    def worker_id(self) -> str:
+        return self._queue.worker_id
+
     def _failure(
         self, item_id: int, channel: str, attempts: int, error: Exception, tally: Tally
     ) -> dict[str, object]:
-        description = _describe(error)
-        parked = isinstance(error, Park) or attempts >= self._settings.max_attempts
-        retry_at = None
-        if parked:
-            tally.failed += 1
+        description = one_line(error)
+        now = self._clock()
+        retry_at = (
+            None if isinstance(error, Park) else self._retry.retry_at(attempts, now, self._rng)
+        )
+        if retry_at is None:
+            tally.parked += 1
             _log.error(
-                "inbound item parked as failed",
+                "inbound item parked",
                 item=item_id,
                 channel=channel,
                 attempts=attempts,
@@ -316,19 +279,17 @@ class Processor:
             )
         else:
             tally.retrying += 1
-            delay = self._backoff.delay(attempts, self._rng)
-            retry_at = self._clock() + timedelta(seconds=delay)
             _log.warning(
                 "inbound item failed, will retry",
                 item=item_id,
                 channel=channel,
                 attempts=attempts,
-                retry_in=round(delay, 3),
+                retry_in=round((retry_at - now).total_seconds(), 3),
                 error=description,
             )
         return {
             "item_id": item_id,
-            "new_status": "failed" if parked else "pending",
+            "new_status": PARKED if retry_at is None else PENDING,
             "new_attempts": attempts,
             "retry_at": retry_at,
             "error": description,
@@ -339,7 +300,7 @@ class Processor:
     ) -> None:
         """One executemany per kind of ending; each clears the lease."""
         now = self._clock()
-        released = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
+        released = {**RELEASED, "updated_at": now}
         if handled:
             session.execute(
                 update(_items)
@@ -388,18 +349,3 @@ def _handled(item_id: int, outcome: Outcome, tally: Tally) -> dict[str, object]:
         "stored_message_id": outcome.message_id,
         "reason": outcome.reason,
     }
-
-
-def _describe(error: Exception) -> str:
-    """The type and first line, bounded: enough to triage from ``inbound list``, and a driver's
-    error loses its SQLAlchemy wrapper (the SQL echo and the link)."""
-    cause = getattr(error, "orig", None) or error
-    lines = without_nul(str(cause)).strip().splitlines()
-    text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
-
-
-def _new_worker_id() -> str:
-    """Names the process holding a lease, for an operator reading the table; the random part
-    keeps two processors of one process (or a reused pid) apart."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"

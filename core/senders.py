@@ -75,7 +75,7 @@ class TransientSendError(Exception):
 
 
 class PermanentSendError(Exception):
-    """Retrying cannot help: the row goes to ``dead`` at once for an operator to look at."""
+    """Retrying cannot help: the row is ``parked`` at once for an operator to look at."""
 
 
 class SenderRegistry:

@@ -72,7 +72,9 @@ class IntakeSettings(Section):
     retry_maximum: float = Field(default=3600.0, gt=0)
     lease: float = Field(default=300.0, gt=0)
     """Seconds a claimed item stays with its worker; a crashed worker's items return after it."""
-    sweep_interval: float = Field(default=5.0, gt=0)
+    sweep_interval: int = Field(default=5, ge=1)
+    """Whole seconds between the scheduler's sweeps for work that no wake-up announced (a
+    retry that fell due)."""
     parse_workers: int | Literal["auto"] = "auto"
     """Processes that parse the next batch while the processor handles the current one
     (``daemon/parse_workers.py``). ``auto``: one per CPU this process may use beyond the one the
@@ -138,7 +140,9 @@ class DispatchSettings(Section):
     retry_initial: float = Field(default=30.0, gt=0)
     retry_maximum: float = Field(default=3600.0, gt=0)
     lease: float = Field(default=120.0, gt=0)
-    sweep_interval: float = Field(default=5.0, gt=0)
+    sweep_interval: int = Field(default=5, ge=1)
+    """Whole seconds between the scheduler's sweeps for work that no wake-up announced (a
+    retry that fell due)."""
 
 
 class NotificationSettings(Section):

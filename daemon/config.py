@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from threadline.core.config_types import Secret
 from threadline.core.parsers import UnknownChannel
 from threadline.daemon import channels
+from threadline.daemon.jobs import unknown_jobs
 from threadline.daemon.settings import Settings, settings_model
 
 ENV_PREFIX = "THREADLINE_"
@@ -44,7 +45,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] = os.environ) ->
     except ValidationError as error:
         problems += [_describe(err, origins) for err in error.errors()]
         raise ConfigError(problems) from None
-    problems += _channel_choices(settings)
+    problems += _channel_choices(settings) + unknown_jobs(settings.scheduler)
     if problems:
         raise ConfigError(problems)
     return settings

@@ -1,5 +1,5 @@
-"""The dispatcher as a daemon runner: woken through the hub when outbox rows are committed,
-sweeping on an interval for rows whose retry fell due."""
+"""The dispatcher as a daemon runner: woken through the hub when outbox rows are committed, and
+by the scheduler's sweep for rows whose retry fell due."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from threadline.core.dispatcher import Dispatcher
 
 
 class DispatcherRunner(Runner):
-    def __init__(self, dispatcher: Dispatcher, interval: float) -> None:
+    def __init__(self, dispatcher: Dispatcher, interval: float | None = None) -> None:
+        """``interval`` None: sleeps until woken (the scheduler's ``outbox_sweep``)."""
         super().__init__("dispatcher", interval=interval)
         self._dispatcher = dispatcher
 

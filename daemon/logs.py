@@ -84,8 +84,10 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     for old in [h for h in root.handlers if isinstance(h, _RootHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
-    # Alembic announces its dialect at INFO whenever the daemon checks the schema revision.
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    # Alembic announces its dialect at INFO whenever the daemon checks the schema revision, and
+    # APScheduler every job it adds and every start and stop (the scheduler logs its own runs).
+    for chatty in ("alembic.runtime.migration", "apscheduler"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     set_level(settings.level)
 
 

@@ -1,5 +1,5 @@
 """The processor as a daemon runner: woken through the hub when items are accepted (by this
-daemon or, on PostgreSQL, by any daemon sharing the database), sweeping on an interval."""
+daemon or, on PostgreSQL, by any daemon sharing the database), and by the scheduler's sweep."""
 
 from __future__ import annotations
 
@@ -21,12 +21,13 @@ class ProcessorRunner(Runner):
     def __init__(
         self,
         processor: Processor,
-        interval: float,
+        interval: float | None = None,
         on_handled: Callable[[], None] = lambda: None,
         on_stopped: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__("processor", interval=interval)
         self._processor = processor
+        self.worker_id = processor.worker_id
         self._on_handled = on_handled
         """Called in the processor's thread after a batch committed: it may have queued outbox
         rows (the dispatchers' wake-up, which must be safe from any thread)."""
@@ -54,9 +55,8 @@ def processor_runner(
     sessions: sessionmaker[Session],
     on_handled: Callable[[], None] = lambda: None,
 ) -> ProcessorRunner:
-    """The processor's runner; what ``build`` opens closes when the runner's loop ends."""
+    """The processor's runner, woken only (the scheduler's ``intake_sweep`` wakes it too); what
+    ``build`` opens closes when the runner's loop ends."""
     context = ExitStack()
     processor = context.enter_context(build(settings, sessions))
-    return ProcessorRunner(
-        processor, settings.intake.sweep_interval, on_handled, on_stopped=context.close
-    )
+    return ProcessorRunner(processor, None, on_handled, on_stopped=context.close)

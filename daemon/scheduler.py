@@ -215,7 +215,7 @@ class Scheduler:
         self._state = State.IDLE
         _log.info("scheduler started", jobs=sorted(self._jobs), instance=self.instance)
 
-    async def stop(self, timeout: float) -> None:
+    async def close(self, timeout: float) -> None:
         """No tick starts from now on; the runs in progress get ``timeout`` seconds to end. One
         still going then is no longer waited for (its thread cannot be interrupted)."""
         self._stopping = True

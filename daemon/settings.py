@@ -25,6 +25,7 @@ from threadline.core.settings import (
     TicketSettings,
 )
 from threadline.daemon import channels
+from threadline.daemon.scheduler_settings import SchedulerSettings
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -56,6 +57,7 @@ class Settings(Section):
     notifications: NotificationSettings = NotificationSettings()
     intake: IntakeSettings = IntakeSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     logging: LoggingSettings = LoggingSettings()
     daemon: DaemonSettings = DaemonSettings()
 

@@ -20,7 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from threadline.channels.component import Service, StartupError, describe_error
 from threadline.core.config_types import ListenAddress
 from threadline.core.db import make_engine
+from threadline.core.lease_recovery import release_all
 from threadline.core.migrate import current_revision, head_revision
+from threadline.core.models import InboundItem, OutboxItem
 from threadline.daemon import instance_lock
 from threadline.daemon.config import ConfigError, load_settings
 from threadline.daemon.http_server import HttpServer, make_app
@@ -57,11 +59,6 @@ class Supervisor:
         """What SIGTERM and SIGINT do; safe to call before or during startup."""
         self._stop_requested.set()
 
-    @property
-    def serving(self) -> bool:
-        """Every service has started: /healthz may say ok, and systemd has been told."""
-        return self._serving
-
     async def run(self) -> None:
         """Serve until :meth:`request_stop`; raises StartupError if the daemon cannot start."""
         configure_logging(self._settings.logging)
@@ -78,6 +75,8 @@ class Supervisor:
             except instance_lock.InstanceLocked as error:
                 raise StartupError(str(error)) from None
             await asyncio.to_thread(_check_schema, engine)
+            if lock is not None:
+                await asyncio.to_thread(_release_leases, engine)
             hub = WakeHub()
             hub.bind(loop)
             assembly = await asyncio.to_thread(self._assemble, self._settings, engine, hub)
@@ -176,6 +175,15 @@ def _check_schema(engine: Engine) -> None:
             f"database schema is at {current or 'no revision (empty database)'}, expected "
             f"{expected}: run `threadline db upgrade`"
         )
+
+
+def _release_leases(engine: Engine) -> None:
+    """SQLite: the instance lock proves that no other process holds a lease, so the leases a
+    killed daemon left are due now rather than when they expire."""
+    with engine.begin() as connection:
+        released = release_all(connection, (InboundItem.__table__, OutboxItem.__table__))
+    if released:
+        _log.info("leases of a daemon that ended without releasing them are free", rows=released)
 
 
 async def _bind(key: str, address: ListenAddress, start: Awaitable[None]) -> None:

@@ -1,6 +1,6 @@
 """What ``threadline run`` serves, assembled from the settings and the listed channels: the
-processor and the dispatcher, every channel's components and HTTP routes, all woken through
-one hub."""
+processor and the dispatcher, every channel's components and HTTP routes and the scheduler, all
+woken through one hub."""
 
 from __future__ import annotations
 
@@ -19,10 +19,14 @@ from threadline.core.token_secret import token_secret
 from threadline.core.tokens import TokenSigner
 from threadline.daemon import channels
 from threadline.daemon.dispatcher_runner import DispatcherRunner
+from threadline.daemon.jobs import daemon_jobs
+from threadline.daemon.pg_listener import NotificationListener
 from threadline.daemon.processing import processing
 from threadline.daemon.processor_runner import processor_runner
+from threadline.daemon.scheduler import Scheduler
 from threadline.daemon.settings import Settings
 from threadline.daemon.wake_hub import Topic, WakeHub
+from threadline.daemon.worker_presence import WorkerPresence
 
 
 @dataclass(frozen=True)
@@ -53,19 +57,25 @@ def build_senders(context: ChannelContext) -> SenderRegistry:
 
 
 def assemble(settings: Settings, engine: Engine, hub: WakeHub) -> Assembly:
+    """On PostgreSQL also the listener for the other daemons' commits and the workers'
+    presence (``core/lease_recovery.py``), both started before the workers; the scheduler
+    last, once there is something to wake."""
     context = channel_context(settings, engine, hub)
-    process = processor_runner(
-        processing, settings, context.sessions, on_handled=hub.waker(Topic.OUTBOX)
-    )
+    sessions = context.sessions
+    process = processor_runner(processing, settings, sessions, on_handled=hub.waker(Topic.OUTBOX))
+    dispatcher = Dispatcher(sessions, build_senders(context), settings.dispatch)
+    dispatch = DispatcherRunner(dispatcher)
     hub.subscribe(Topic.INTAKE, process.wake)
-    dispatch = DispatcherRunner(
-        Dispatcher(context.sessions, build_senders(context), settings.dispatch),
-        settings.dispatch.sweep_interval,
-    )
     hub.subscribe(Topic.OUTBOX, dispatch.wake)
-    services: list[Service] = [process, dispatch]
+    postgresql = engine.dialect.name == "postgresql"
+    services: list[Service] = []
+    if postgresql:
+        workers = (process.worker_id, dispatcher.worker_id)
+        services += [NotificationListener(engine.url, hub), WorkerPresence(engine.url, workers)]
+    services += [process, dispatch]
     routes: list[web.RouteDef] = []
     for channel in channels.CHANNELS:
         services += channel.components(context)
         routes += [web.route(r.method, r.path, r.handler(context)) for r in channel.routes]
+    services.append(Scheduler(daemon_jobs(settings, sessions, hub, postgresql), sessions))
     return Assembly(services, routes)

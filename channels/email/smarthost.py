@@ -10,11 +10,11 @@ Which failures are worth retrying (:class:`TransientSendError`) and which kill t
   so itself, or it is down, and a later try may well succeed.
 - It answers ``5xx`` to the recipient (``550 5.1.1`` no such user), the sender or the data (the
   mail's size or content): its decision about this very mail, which a resend will only repeat.
-  An operator sees the row in ``threadline outbox list --dead`` and can send it again.
+  An operator sees the row in ``threadline outbox list --parked`` and can send it again.
 - It refuses our login (``535``), or lacks STARTTLS or AUTH that the settings ask for: the
   operator must fix the configuration, and every row would fail alike meanwhile. Killing them
   all would need a mass retry afterwards; waiting keeps them until the fix (or until their
-  attempts run out, which still parks them as ``dead``).
+  attempts run out, which still parks them).
 - A recipient address that is not one, or one suppressed after a hard bounce: nothing to try.
 """
 

@@ -11,6 +11,7 @@ from sqlalchemy import Update, func, select, update
 from sqlalchemy.orm import Session
 
 from threadline.core.admin.errors import InvalidInput, NotFound
+from threadline.core.leased_queue import PARKED, notify
 from threadline.core.models import InboundItem
 from threadline.core.models.inbound import INBOUND_STATUSES
 
@@ -109,23 +110,27 @@ def retry_inbound(session: Session, item_id: int, now: datetime) -> None:
     stored twice. The status is checked by the UPDATE itself, so an item a worker finishes
     meanwhile is not reset behind its back."""
     reset = session.execute(
-        _retry_statement(now).where(InboundItem.id == item_id, InboundItem.status == "failed")
+        _retry_statement(now).where(InboundItem.id == item_id, InboundItem.status == PARKED)
     )
     if reset.rowcount:
+        notify(session.connection(), InboundItem.__table__)
         return
     item = session.get(InboundItem, item_id)
     if item is None:
         raise NotFound(f"no inbound item with id {item_id}")
     if item.status == "pending":
         raise InvalidInput(
-            f"inbound item {item_id} is pending, not failed: the processor retries it on its own"
+            f"inbound item {item_id} is pending, not parked: the processor retries it on its own"
         )
-    raise InvalidInput(f"inbound item {item_id} is {item.status}; only failed items are retried")
+    raise InvalidInput(f"inbound item {item_id} is {item.status}; only parked items are retried")
 
 
-def retry_all_failed(session: Session, now: datetime) -> int:
+def retry_all_parked(session: Session, now: datetime) -> int:
     """How many parked items were put back."""
-    return session.execute(_retry_statement(now).where(InboundItem.status == "failed")).rowcount
+    count = session.execute(_retry_statement(now).where(InboundItem.status == PARKED)).rowcount
+    if count:
+        notify(session.connection(), InboundItem.__table__)
+    return count
 
 
 def _retry_statement(now: datetime) -> Update:

@@ -1,5 +1,5 @@
 """The outbox as an operator sees it: what is waiting, what was sent, what died and why, and
-putting dead rows back in line once the cause is fixed."""
+putting parked rows back in line once the cause is fixed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import Update, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from threadline.core.admin.errors import Conflict, InvalidInput, NotFound
+from threadline.core.leased_queue import PARKED, notify
 from threadline.core.models import OutboxItem
 from threadline.core.models.outbox import OUTBOX_STATUSES
 
@@ -110,7 +111,7 @@ def show_outbox(session: Session, outbox_id: int) -> OutboxDetail:
 
 
 def retry_outbox(session: Session, outbox_id: int, now: datetime) -> None:
-    """Send a dead row again, or a pending one now rather than at the end of its backoff, with a
+    """Send a parked row again, or a pending one now rather than at the end of its backoff, with a
     fresh count of attempts. ``last_error`` stays until a send succeeds, so ``outbox list`` still
     says why it was stuck.
 
@@ -121,7 +122,7 @@ def retry_outbox(session: Session, outbox_id: int, now: datetime) -> None:
         _retry(now).where(
             OutboxItem.id == outbox_id,
             or_(
-                OutboxItem.status == "dead",
+                OutboxItem.status == PARKED,
                 and_(
                     OutboxItem.status == "pending",
                     or_(OutboxItem.lease_expires_at.is_(None), OutboxItem.lease_expires_at <= now),
@@ -131,6 +132,7 @@ def retry_outbox(session: Session, outbox_id: int, now: datetime) -> None:
         execution_options={"synchronize_session": False},
     ).rowcount
     if retried:
+        notify(session.connection(), OutboxItem.__table__)
         return
     row = _get(session, outbox_id)
     if row.status == "sent":
@@ -144,12 +146,15 @@ def retry_outbox(session: Session, outbox_id: int, now: datetime) -> None:
     )
 
 
-def retry_dead(session: Session, now: datetime) -> int:
-    """Every dead row back in line (after fixing what killed them); how many."""
-    return session.execute(
-        _retry(now).where(OutboxItem.status == "dead"),
+def retry_all_parked(session: Session, now: datetime) -> int:
+    """Every parked row back in line (after fixing what parked them); how many."""
+    count = session.execute(
+        _retry(now).where(OutboxItem.status == PARKED),
         execution_options={"synchronize_session": False},
     ).rowcount
+    if count:
+        notify(session.connection(), OutboxItem.__table__)
+    return count
 
 
 def _retry(now: datetime) -> Update:

@@ -25,7 +25,7 @@ from threadline.core.models.base import (
     updated_at_column,
 )
 
-INBOUND_STATUSES = ("pending", "done", "ignored", "failed")
+INBOUND_STATUSES = ("pending", "done", "ignored", "parked")
 
 
 class InboundItem(Base):

@@ -23,7 +23,7 @@ from threadline.core.models.base import (
     updated_at_column,
 )
 
-OUTBOX_STATUSES = ("pending", "sent", "dead")
+OUTBOX_STATUSES = ("pending", "sent", "parked")
 DELIVERY_STATUSES = ("queued", "sent", "delivered", "read", "failed")
 
 

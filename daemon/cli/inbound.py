@@ -11,7 +11,7 @@ from threadline.core.admin.inbound import (
     HEAD_BYTES,
     InboundDetail,
     list_inbound,
-    retry_all_failed,
+    retry_all_parked,
     retry_inbound,
     show_inbound,
 )
@@ -28,12 +28,12 @@ RETRY_HINT = (
 
 @click.group("inbound")
 def inbound() -> None:
-    """Inbound items: waiting, handled, or parked as failed."""
+    """Inbound items: waiting, handled, or parked."""
 
 
 @inbound.command("list")
 @click.option("--status", type=click.Choice(INBOUND_STATUSES), help="Only items in this status.")
-@click.option("--failed", is_flag=True, help="Only parked items (same as --status failed).")
+@click.option("--parked", is_flag=True, help="Only parked items (same as --status parked).")
 @click.option(
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many."
 )
@@ -41,16 +41,16 @@ def inbound() -> None:
 @config_option
 def inbound_list(
     status: str | None,
-    failed: bool,
+    parked: bool,
     limit: int,
     output_format: str,
     config_path: Path | None,
 ) -> None:
     """List inbound items, newest first."""
-    if failed and status not in (None, "failed"):
-        raise click.UsageError(f"--failed contradicts --status {status}")
+    if parked and status not in (None, "parked"):
+        raise click.UsageError(f"--parked contradicts --status {status}")
     with transaction(load(config_path)) as session:
-        found = list_inbound(session, "failed" if failed else status, limit)
+        found = list_inbound(session, "parked" if parked else status, limit)
     if output_format == "json":
         emit_json(found)
         return
@@ -89,23 +89,23 @@ def inbound_show(item_id: int, output_format: str, config_path: Path | None) -> 
 
 @inbound.command("retry")
 @click.argument("item_id", type=int, required=False)
-@click.option("--all-failed", is_flag=True, help="Every parked item instead of one.")
+@click.option("--all-parked", is_flag=True, help="Every parked item instead of one.")
 @config_option
-def inbound_retry(item_id: int | None, all_failed: bool, config_path: Path | None) -> None:
-    """Put parked item ITEM_ID (or --all-failed) back in the queue with fresh attempts."""
-    if (item_id is None) == (not all_failed):
-        raise click.UsageError("give one ITEM_ID or --all-failed")
+def inbound_retry(item_id: int | None, all_parked: bool, config_path: Path | None) -> None:
+    """Put parked item ITEM_ID (or --all-parked) back in the queue with fresh attempts."""
+    if (item_id is None) == (not all_parked):
+        raise click.UsageError("give one ITEM_ID or --all-parked")
     with transaction(load(config_path)) as session:
         if item_id is None:
-            count = retry_all_failed(session, now_utc())
+            count = retry_all_parked(session, now_utc())
         else:
             retry_inbound(session, item_id, now_utc())
     if item_id is not None:
         click.echo(f"queued item {item_id} for retry: {RETRY_HINT}")
     elif count:
-        click.echo(f"queued {count} failed item{'' if count == 1 else 's'} for retry: {RETRY_HINT}")
+        click.echo(f"queued {count} parked item{'' if count == 1 else 's'} for retry: {RETRY_HINT}")
     else:
-        click.echo("no failed items to retry")
+        click.echo("no parked items to retry")
 
 
 def _print_item(item: InboundDetail) -> None:

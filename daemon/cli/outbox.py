@@ -1,4 +1,4 @@
-"""``threadline outbox list|show|retry``: what the daemon sends, and dead rows sent again."""
+"""``threadline outbox list|show|retry``: what the daemon sends, and parked rows sent again."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 from threadline.core.admin.outbox import (
     OutboxDetail,
     list_outbox,
-    retry_dead,
+    retry_all_parked,
     retry_outbox,
     show_outbox,
 )
@@ -22,25 +22,25 @@ from threadline.daemon.cli.output import cell_text, emit_json, emit_table, forma
 
 @click.group("outbox")
 def outbox() -> None:
-    """Replies and notifications waiting to leave, sent, or dead."""
+    """Replies and notifications waiting to leave, sent, or parked."""
 
 
 @outbox.command("list")
 @click.option("--status", type=click.Choice(OUTBOX_STATUSES), help="Only rows in this status.")
-@click.option("--dead", is_flag=True, help="Only dead rows (same as --status dead).")
+@click.option("--parked", is_flag=True, help="Only parked rows (same as --status parked).")
 @click.option(
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many."
 )
 @format_option
 @config_option
 def outbox_list(
-    status: str | None, dead: bool, limit: int, output_format: str, config_path: Path | None
+    status: str | None, parked: bool, limit: int, output_format: str, config_path: Path | None
 ) -> None:
     """List outbox rows, newest first."""
-    if dead and status not in (None, "dead"):
-        raise click.UsageError("--dead and --status contradict each other; give one")
+    if parked and status not in (None, "parked"):
+        raise click.UsageError("--parked and --status contradict each other; give one")
     with transaction(load(config_path)) as session:
-        found = list_outbox(session, "dead" if dead else status, limit)
+        found = list_outbox(session, "parked" if parked else status, limit)
     if output_format == "json":
         emit_json(found)
         return
@@ -92,19 +92,19 @@ def outbox_show(outbox_id: int, output_format: str, config_path: Path | None) ->
 
 @outbox.command("retry")
 @click.argument("outbox_id", type=int, required=False)
-@click.option("--all-dead", is_flag=True, help="Every dead row instead of one.")
+@click.option("--all-parked", is_flag=True, help="Every parked row instead of one.")
 @config_option
-def outbox_retry(outbox_id: int | None, all_dead: bool, config_path: Path | None) -> None:
-    """Send row OUTBOX_ID (dead, or pending and waiting) again now, with a fresh count of tries."""
-    if (outbox_id is None) == (not all_dead):
-        raise click.UsageError("give either an outbox row ID or --all-dead")
+def outbox_retry(outbox_id: int | None, all_parked: bool, config_path: Path | None) -> None:
+    """Send row OUTBOX_ID (parked, or pending and waiting) again now, with fresh tries."""
+    if (outbox_id is None) == (not all_parked):
+        raise click.UsageError("give either an outbox row ID or --all-parked")
     with transaction(load(config_path)) as session:
         if outbox_id is not None:
             retry_outbox(session, outbox_id, now_utc())
             done = f"outbox row {outbox_id} back in line"
         else:
-            count = retry_dead(session, now_utc())
-            done = f"{count} dead row{'s' if count != 1 else ''} back in line"
+            count = retry_all_parked(session, now_utc())
+            done = f"{count} parked row{'s' if count != 1 else ''} back in line"
     click.echo(done)
 
 

@@ -40,5 +40,5 @@ def _summary(tally: Tally) -> str:
     return (
         f"processed {tally.total} inbound item{'' if tally.total == 1 else 's'}: "
         f"{tally.done} done, {tally.ignored} ignored, {tally.retrying} to retry later, "
-        f"{tally.failed} failed"
+        f"{tally.parked} parked"
     )

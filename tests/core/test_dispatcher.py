@@ -249,7 +249,7 @@ def test_a_row_is_dead_after_the_maximum_attempts(
         clock.advance(SETTINGS.retry_maximum)
 
     dead = row(sessions, row_id)
-    assert (dead.status, dead.attempts, dead.last_error) == ("dead", 4, "timeout 4")
+    assert (dead.status, dead.attempts, dead.last_error) == ("parked", 4, "timeout 4")
     assert dead.next_attempt_at is None
     assert dispatcher.run_batch() == 0
     assert len(sender.sent) == 4
@@ -265,7 +265,7 @@ def test_a_permanent_failure_is_dead_at_once(
 
     dead = row(sessions, row_id)
     assert (dead.status, dead.attempts, dead.last_error) == (
-        "dead",
+        "parked",
         1,
         "550 5.1.1 no such user",
     )
@@ -279,7 +279,7 @@ def test_a_row_for_a_channel_without_sender_is_dead_with_what_to_do(
     dispatcher.run_batch()
 
     dead = row(sessions, row_id)
-    assert dead.status == "dead"
+    assert dead.status == "parked"
     assert dead.last_error is not None
     assert "no sender is registered for channel 'whatsapp'" in dead.last_error
     assert f"threadline outbox retry {row_id}" in dead.last_error

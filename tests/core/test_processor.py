@@ -215,7 +215,7 @@ def test_after_max_attempts_the_item_is_parked_failed_forever_with_its_bytes(
         assert worker.run_batch() == 1
 
     parked = item(sessions, item_id)
-    assert (parked.status, parked.attempts, parked.next_attempt_at) == ("failed", 3, None)
+    assert (parked.status, parked.attempts, parked.next_attempt_at) == ("parked", 3, None)
     assert parked.raw == raw.encode()
     assert parked.last_error == "ValueError: cannot parse"
     calls = handler.calls
@@ -230,10 +230,10 @@ def test_park_parks_at_once(sessions: sessionmaker[Session]):
     def park_the_fax(session: Session, row: InboundItem) -> Outcome:
         return park(session, row) if row.raw == b"fax" else store_message(session, row)
 
-    assert processor(sessions, park_the_fax).run_until_idle() == Tally(done=1, failed=1)
+    assert processor(sessions, park_the_fax).run_until_idle() == Tally(done=1, parked=1)
 
     parked = item(sessions, ids[0])
-    assert (parked.status, parked.attempts) == ("failed", 1)
+    assert (parked.status, parked.attempts) == ("parked", 1)
     assert parked.last_error == "Park: no parser for channel 'fax'"
 
 
@@ -257,7 +257,7 @@ def test_an_error_that_quotes_a_nul_is_recorded_and_the_item_alone_parked(
     poison, fine = accept(sessions, "poison", "mail")
     handler = Poison(b"poison", Park("cannot identify the sender: 'ada\x00@example.com'"))
 
-    assert processor(sessions, handler).run_until_idle() == Tally(done=1, failed=1)
+    assert processor(sessions, handler).run_until_idle() == Tally(done=1, parked=1)
 
     assert item(sessions, poison).last_error == (
         "Park: cannot identify the sender: 'ada@example.com'"

@@ -54,7 +54,9 @@ def test_example_file_documents_every_setting_with_its_default():
             key
             for name, value in data.items()
             for key in (
-                flatten(value, f"{prefix}{name}.") if isinstance(value, dict) else {prefix + name}
+                flatten(value, f"{prefix}{name}.")
+                if isinstance(value, dict) and value
+                else {prefix + name}
             )
         }
 
@@ -248,3 +250,13 @@ def test_parse_workers_may_come_from_the_environment():
 def test_a_bad_parse_worker_count_is_one_problem_naming_its_key(tmp_path: Path, value: str):
     problems = problems_of(write(tmp_path, f"[intake]\nparse_workers = {value}\n"))
     assert problems == ['intake.parse_workers: a number of processes from 0 to 64, or "auto"']
+
+
+def test_a_scheduler_job_that_does_not_exist_is_a_problem_naming_the_jobs(tmp_path: Path):
+    path = write(tmp_path, "[scheduler.jobs.intake_swep]\ninterval = 10\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, {})
+    assert raised.value.problems == [
+        "scheduler.jobs.intake_swep: no such job; the jobs are intake_sweep, outbox_sweep, "
+        "lease_recovery"
+    ]

@@ -7,8 +7,11 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -95,3 +98,37 @@ def test_an_item_accepted_then_killed_mid_batch_is_processed_exactly_once_after_
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 1
     assert item.message_id is not None
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_items_a_killed_processor_had_leased_are_processed_right_after_the_daemon_starts(
+    start_daemon: Any, db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+):
+    """SQLite: the daemon's instance lock proves that the lease holder is gone, so its items
+    do not wait out their lease (five minutes by default)."""
+    env = environment(db_url)
+    del env["THREADLINE_INTAKE__LEASE"]
+    mail = normalized.encode(email("ada@example.com", "<killed@example.com>"))
+    assert threadline(env, "ingest", "--channel", "normalized", stdin=mail).returncode == 0
+    output = tmp_path / "hanging.out"
+    with output.open("wb") as out:
+        hanging = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.hanging_processor"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+    try:
+        wait_for_output(hanging, output, "handling 1")
+    finally:
+        hanging.kill()
+        hanging.wait(timeout=WAIT_S)
+    assert the_item(sessions).lease_expires_at > now_utc() + timedelta(minutes=4)
+
+    start_daemon(db_url)
+
+    deadline = time.monotonic() + WAIT_S
+    while the_item(sessions).status != "done":
+        assert time.monotonic() < deadline, "the killed processor's item waited for its lease"
+        time.sleep(0.05)

@@ -21,7 +21,7 @@ from threadline.channels import normalized
 from threadline.core.models import Message, OutboxItem, Ticket, User
 
 THREADLINE = str(Path(sys.executable).with_name("threadline"))
-FAST = {"THREADLINE_INTAKE__SWEEP_INTERVAL": "0.2", "THREADLINE_DISPATCH__SWEEP_INTERVAL": "60"}
+FAST = {"THREADLINE_INTAKE__SWEEP_INTERVAL": "1", "THREADLINE_DISPATCH__SWEEP_INTERVAL": "60"}
 
 
 @pytest.fixture

@@ -95,11 +95,11 @@ async def test_the_factory_builds_the_processor_whose_context_ends_with_the_runn
         yield Processor(sessions, one_at_a_time(store_message), settings.intake)
         events.append("ended")
 
-    settings = settings_model()(intake=IntakeSettings(sweep_interval=0.75))
+    settings = settings_model()()
 
     runner = processor_runner(build, settings, sessions)
 
-    assert (runner.name, runner.interval) == ("processor", 0.75)
+    assert (runner.name, runner.interval) == ("processor", None)
     assert events == ["built"]
     task = asyncio.create_task(runner.run())
     await wait_for_state(runner, State.IDLE)

@@ -73,7 +73,7 @@ async def start_scheduler() -> AsyncIterator[StartScheduler]:
     yield start
     for scheduler in started:
         if scheduler.state is not State.STOPPED:
-            await scheduler.stop(timeout=WAIT_S)
+            await scheduler.close(timeout=WAIT_S)
 
 
 @pytest.fixture
@@ -325,7 +325,7 @@ async def test_the_real_schedule_takes_cluster_wide_ticks_like_run_tick(
         ]
         await eventually(lambda: len(calls.ticks) >= 3)
         for daemon in daemons:
-            await daemon.stop(timeout=WAIT_S)
+            await daemon.close(timeout=WAIT_S)
     finally:
         for engine in engines:
             engine.dispose()
@@ -348,7 +348,7 @@ async def test_stop_waits_for_the_run_in_flight(start_scheduler: StartScheduler)
     await eventually(started.is_set)
     assert scheduler.state is State.BUSY
 
-    stopping = asyncio.create_task(scheduler.stop(timeout=WAIT_S))
+    stopping = asyncio.create_task(scheduler.close(timeout=WAIT_S))
     for _ in range(20):
         await asyncio.sleep(0)
     assert not stopping.done()
@@ -373,7 +373,7 @@ async def test_stop_waits_no_longer_than_its_timeout(start_scheduler: StartSched
         await eventually(started.is_set)
         began = time.monotonic()
         with capture_logs() as logs:
-            await scheduler.stop(timeout=0.1)
+            await scheduler.close(timeout=0.1)
         assert time.monotonic() - began < WAIT_S / 2
         assert scheduler.state is State.STOPPED
         warnings = [log for log in logs if log["log_level"] == "warning"]

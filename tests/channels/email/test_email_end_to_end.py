@@ -417,7 +417,7 @@ def test_mail_that_only_claims_an_agents_address_is_a_client_message_on_a_new_ti
 @pytest.mark.parametrize("desk_env", [{"THREADLINE_IDENTITY__UNVERIFIED_AGENT": "park"}])
 def test_with_unverified_agent_park_mail_claiming_an_agent_is_parked(desk: Desk) -> None:
     """``identity.unverified_agent = "park"``: the mail waits for an operator (``threadline
-    inbound list --failed``) instead of opening a ticket, and nobody is told of it."""
+    inbound list --parked``) instead of opening a ticket, and nobody is told of it."""
     desk.deliver(
         GRACE,
         DESK,
@@ -429,7 +429,7 @@ def test_with_unverified_agent_park_mail_claiming_an_agent_is_parked(desk: Desk)
             message_id="<forged-1@elsewhere.example>",
         ),
     )
-    assert eventually("the mail handled", desk.newest_item_settled) == "failed"
+    assert eventually("the mail handled", desk.newest_item_settled) == "parked"
     with desk.sessions() as session:
         error = session.scalar(select(InboundItem.last_error))
     assert error is not None

@@ -191,7 +191,7 @@ def test_a_recipient_refused_with_550_is_dead(desk: DeskPipeline, sink: SmtpSink
     dispatch(desk, sink.port)
 
     (row,) = rows(desk)
-    assert row.status == "dead"
+    assert row.status == "parked"
     assert row.last_error is not None
     assert row.last_error.startswith("550 5.1.1 <grace@desk.example>: no such user")
     assert sink.received == []
@@ -224,7 +224,7 @@ def test_data_refused_with_554_is_dead(desk: DeskPipeline, sink: SmtpSink):
     dispatch(desk, sink.port)
 
     (row,) = rows(desk)
-    assert row.status == "dead"
+    assert row.status == "parked"
     assert row.last_error is not None
     assert row.last_error.startswith("554 5.6.0 message content rejected")
 
@@ -321,7 +321,7 @@ def test_a_suppressed_address_is_dead_without_connecting(desk: DeskPipeline):
     dispatch(desk, free_port())  # nothing listens: a connection attempt would be transient
 
     (row,) = rows(desk)
-    assert row.status == "dead"
+    assert row.status == "parked"
     assert row.last_error is not None
     assert row.last_error.startswith(f"suppressed: {AGENT}")
 
@@ -362,7 +362,7 @@ def test_a_stored_recipient_with_a_line_break_is_dead_and_nothing_is_sent(
     dispatch(desk, sink.port)
 
     (row,) = rows(desk)
-    assert row.status == "dead"
+    assert row.status == "parked"
     assert row.last_error is not None
     assert "control characters" in row.last_error
     assert sink.received == []

@@ -46,7 +46,7 @@ def test_list_shows_newest_first_and_failed_filters_to_parked_items(
     accept(sessions, b"waiting")
 
     listed = threadline("inbound", "list")
-    failed = threadline("inbound", "list", "--failed")
+    failed = threadline("inbound", "list", "--parked")
 
     table = columns(listed.output)
     assert table[0] == [
@@ -61,7 +61,7 @@ def test_list_shows_newest_first_and_failed_filters_to_parked_items(
     ]
     assert [row[:5] for row in table[1:]] == [
         ["3", "email", "pending", "0", "7"],
-        ["2", "email", "failed", "1", str(len(MAIL))],
+        ["2", "email", "parked", "1", str(len(MAIL))],
         ["1", "email", "done", "0", "4"],
     ]
     assert table[2][7] == "ValueError: cannot parse"
@@ -69,7 +69,7 @@ def test_list_shows_newest_first_and_failed_filters_to_parked_items(
 
 
 def test_list_as_json_and_an_empty_result(threadline: Threadline, sessions: sessionmaker[Session]):
-    assert threadline("inbound", "list", "--failed").output == "no inbound items match\n"
+    assert threadline("inbound", "list", "--parked").output == "no inbound items match\n"
     accept(sessions, b"out of office")
     process(sessions, ignore)
 
@@ -89,11 +89,11 @@ def test_list_as_json_and_an_empty_result(threadline: Threadline, sessions: sess
     assert listed["created_at"].endswith("+00:00")
 
 
-def test_failed_and_status_cannot_disagree(threadline: Threadline):
-    refused = threadline("inbound", "list", "--failed", "--status", "done")
+def test_parked_and_status_cannot_disagree(threadline: Threadline):
+    refused = threadline("inbound", "list", "--parked", "--status", "done")
 
     assert refused.exit_code == 2
-    assert "--failed contradicts --status done" in refused.stderr
+    assert "--parked contradicts --status done" in refused.stderr
 
 
 def test_show_gives_state_error_meta_and_the_start_of_the_raw_bytes_safely(
@@ -107,7 +107,7 @@ def test_show_gives_state_error_meta_and_the_start_of_the_raw_bytes_safely(
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
     assert lines[0] == f"inbound item {item_id}"
-    assert "  status:       failed" in lines
+    assert "  status:       parked" in lines
     assert "  attempts:     1" in lines
     assert "  last error:   ValueError: cannot parse" in lines
     assert '  meta:         {"rcpt": "help@example.com"}' in lines
@@ -169,29 +169,29 @@ def test_retry_refuses_items_that_are_not_parked(
 
     assert refused_done.exit_code == 1
     assert refused_done.stderr == (
-        f"Error: inbound item {done} is done; only failed items are retried\n"
+        f"Error: inbound item {done} is done; only parked items are retried\n"
     )
     assert refused_pending.stderr == (
-        f"Error: inbound item {waiting} is pending, not failed: "
+        f"Error: inbound item {waiting} is pending, not parked: "
         "the processor retries it on its own\n"
     )
     assert refused_unknown.stderr == "Error: no inbound item with id 99\n"
     assert item(sessions, done).status == "done"
 
 
-def test_retry_all_failed_puts_back_every_parked_item_only(
+def test_retry_all_parked_puts_back_every_parked_item_only(
     threadline: Threadline, sessions: sessionmaker[Session]
 ):
-    assert threadline("inbound", "retry", "--all-failed").output == "no failed items to retry\n"
+    assert threadline("inbound", "retry", "--all-parked").output == "no parked items to retry\n"
     ids = accept(sessions, b"poison 1", b"fine", b"poison 2")
     process(sessions, Poison(b"poison"))
 
-    retried = threadline("inbound", "retry", "--all-failed")
+    retried = threadline("inbound", "retry", "--all-parked")
 
-    assert retried.output.startswith("queued 2 failed items for retry: ")
+    assert retried.output.startswith("queued 2 parked items for retry: ")
     assert [item(sessions, i).status for i in ids] == ["pending", "done", "pending"]
 
 
-def test_retry_takes_one_id_or_all_failed(threadline: Threadline):
+def test_retry_takes_one_id_or_all_parked(threadline: Threadline):
     assert threadline("inbound", "retry").exit_code == 2
-    assert threadline("inbound", "retry", "1", "--all-failed").exit_code == 2
+    assert threadline("inbound", "retry", "1", "--all-parked").exit_code == 2

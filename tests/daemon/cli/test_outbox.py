@@ -49,8 +49,8 @@ def rows(sessions: sessionmaker[Session]) -> Rows:
             "provider_id": "<a@b>",
             "sent_at": SENT_AT,
         },
-        dead: {"status": "dead", "attempts": 1, "last_error": "63016 outside the\x1b[31m window"},
-        also_dead: {"status": "dead", "attempts": 8, "last_error": "timed out"},
+        dead: {"status": "parked", "attempts": 1, "last_error": "63016 outside the\x1b[31m window"},
+        also_dead: {"status": "parked", "attempts": 8, "last_error": "timed out"},
     }
     with sessions.begin() as session:
         for row_id, values in changes.items():
@@ -88,13 +88,13 @@ def test_outbox_is_listed_newest_first_with_why_rows_are_stuck(threadline: Threa
         str(rows.sent),
         str(rows.waiting),
     ]
-    assert table[2][1:4] == ["dead", "queued", "whatsapp"]
+    assert table[2][1:4] == ["parked", "queued", "whatsapp"]
     assert table[2][-1] == "63016 outside the\N{REPLACEMENT CHARACTER}[31m window"
     assert table[4][-3:] == ["2", "2099-01-01 09:00 UTC", "421 try later"]
 
 
 def test_outbox_list_dead_shows_only_dead_rows(threadline: Threadline, rows: Rows):
-    listed = threadline("outbox", "list", "--dead", "--format", "json")
+    listed = threadline("outbox", "list", "--parked", "--format", "json")
 
     assert [item["id"] for item in json.loads(listed.output)] == [rows.also_dead, rows.dead]
     by_status = threadline("outbox", "list", "--status", "sent", "--format", "json")
@@ -112,7 +112,7 @@ def test_outbox_list_dead_shows_only_dead_rows(threadline: Threadline, rows: Row
         "last_error",
         "created_at",
     ]
-    contradiction = threadline("outbox", "list", "--dead", "--status", "sent")
+    contradiction = threadline("outbox", "list", "--parked", "--status", "sent")
     assert contradiction.exit_code == 2
     assert "contradict" in contradiction.output
 
@@ -174,11 +174,11 @@ def test_retry_of_a_waiting_row_sends_it_now(
 
 
 def test_retry_all_dead(threadline: Threadline, rows: Rows, sessions: sessionmaker[Session]):
-    retried = threadline("outbox", "retry", "--all-dead")
+    retried = threadline("outbox", "retry", "--all-parked")
 
-    assert (retried.exit_code, retried.output) == (0, "2 dead rows back in line\n")
+    assert (retried.exit_code, retried.output) == (0, "2 parked rows back in line\n")
     assert {row(sessions, r).status for r in (rows.dead, rows.also_dead)} == {"pending"}
-    assert threadline("outbox", "retry", "--all-dead").output == "0 dead rows back in line\n"
+    assert threadline("outbox", "retry", "--all-parked").output == "0 parked rows back in line\n"
 
 
 def test_a_sent_row_is_never_retried(threadline: Threadline, rows: Rows):
@@ -206,9 +206,9 @@ def test_a_row_being_sent_is_not_raced(
     assert row(sessions, rows.waiting).attempts == 2
 
 
-@pytest.mark.parametrize("arguments", [[], ["1", "--all-dead"]])
+@pytest.mark.parametrize("arguments", [[], ["1", "--all-parked"]])
 def test_retry_needs_one_row_or_all_dead(threadline: Threadline, arguments: list[str]):
     retried = threadline("outbox", "retry", *arguments)
 
     assert retried.exit_code == 2
-    assert "give either an outbox row ID or --all-dead" in retried.output
+    assert "give either an outbox row ID or --all-parked" in retried.output

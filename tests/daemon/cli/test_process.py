@@ -49,11 +49,11 @@ def test_process_until_idle_stores_what_ingest_accepted_and_parks_the_unreadable
 
     assert processed.returncode == 0, processed.stderr
     assert processed.stdout == (
-        "processed 3 inbound items: 2 done, 0 ignored, 0 to retry later, 1 failed\n"
+        "processed 3 inbound items: 2 done, 0 ignored, 0 to retry later, 1 parked\n"
     )
-    assert "inbound item parked as failed" in processed.stderr
-    failed = columns(threadline("inbound", "list", "--failed").output)
-    assert [row[:3] for row in failed[1:]] == [["3", "normalized", "failed"]]
+    assert "inbound item parked" in processed.stderr
+    failed = columns(threadline("inbound", "list", "--parked").output)
+    assert [row[:3] for row in failed[1:]] == [["3", "normalized", "parked"]]
     assert process(db_url, "--until-idle").stdout.startswith("processed 0 inbound items")
 
 

@@ -1,0 +1,44 @@
+"""PostgreSQL: this daemon's workers say they are alive by holding one advisory lock each, on a
+connection of their own, until they stop or die (``core/lease_recovery.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from sqlalchemy.engine import URL
+
+from threadline.channels.component import StartupError, State
+from threadline.core.advisory_lock import AdvisoryLock
+from threadline.core.lease_recovery import presence_lock
+
+NAME = "presence"
+
+
+class WorkerPresence:
+    def __init__(self, url: URL, worker_ids: Sequence[str]) -> None:
+        self._locks = [AdvisoryLock(url, presence_lock(worker_id)) for worker_id in worker_ids]
+        self._state = State.STARTING
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def last_error(self) -> str | None:
+        return None
+
+    async def start(self) -> None:
+        for lock in self._locks:
+            if not await asyncio.to_thread(lock.try_hold):
+                raise StartupError(f"another process holds {lock.name}; worker ids must differ")
+        self._state = State.IDLE
+
+    async def close(self, timeout: float) -> None:
+        for lock in self._locks:
+            await asyncio.to_thread(lock.dispose)
+        self._state = State.STOPPED
