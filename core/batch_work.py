@@ -21,16 +21,16 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from threadline.core.advisory_keys import lock_key
+from threadline.core.batch_locks import lock_batch, lock_keys
 from threadline.core.bulk import BulkInsert
 from threadline.core.external_ids import USER_EMAIL_TYPE, email_or_none, matching_types
+from threadline.core.id_allocation import IdAllocator
 from threadline.core.models import (
     Attachment,
     Blob,
-    Client,
     ClientExternalId,
     Message,
     MessageRef,
@@ -52,17 +52,6 @@ _REFS = select(MessageRef.external_id, MessageRef.ticket_id, MessageRef.message_
     MessageRef.channel == bindparam("channel"),
     MessageRef.external_id.in_(bindparam("keys", expanding=True)),
 )
-MAX_KEY_LOCKS = 1000
-"""Advisory locks share PostgreSQL's lock table, of ``max_locks_per_transaction`` (64) times
-``max_connections`` (100) entries by default: a batch with more senders and thread keys than
-this (a ``batch_size`` of several hundred) runs alone rather than lock each of them."""
-_BATCHES = lock_key("batches")
-_BATCH_BESIDE_OTHERS = text("SELECT pg_advisory_xact_lock_shared(:key)")
-_BATCH_ALONE = text("SELECT pg_advisory_xact_lock(:key)")
-_KEY_LOCKS = text(
-    "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
-)
-"""Waits for each lock in the array's order (a function scan yields its elements in order)."""
 _TICKETS = select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True)))
 _CLIENT_IDS = select(
     ClientExternalId.type, ClientExternalId.value, ClientExternalId.client_id, ClientExternalId.id
@@ -135,21 +124,6 @@ _LATEST_TICKET = (
 )
 _TICKET_COLUMNS = [column.key for column in Ticket.__table__.columns]
 _INSERT_TICKETS = BulkInsert(Ticket.__table__, _TICKET_COLUMNS)
-_MAX_ID = {
-    table: select(func.coalesce(func.max(id_column), 0))
-    for table, id_column in (
-        ("tickets", Ticket.id),
-        ("messages", Message.id),
-        ("clients", Client.id),
-    )
-}
-_NEXT_IDS = text(
-    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
-)
-_ID_CHUNKS = {"tickets": 1, "messages": 64}
-"""How many ids a PostgreSQL sequence hands out at a time. A batch leaves the rest of its last
-chunk unused: harmless for message ids, but ticket ids are the numbers people quote ([#N]), so
-beyond the batch's reservation (:meth:`BatchWork.reserve_ticket_ids`) they come one at a time."""
 AGENT_ACCOUNT = "agent:"
 """Prefixes the provider in the owner type of an agent's linked account among a value's owners
 (``agent:slack``): a sender of any type but ``email`` (``users.email``) may be an agent's
@@ -182,9 +156,7 @@ class BatchWork:
         self._assignees: dict[int, set[int]] = {}
         self._recent: dict[int, int] = {}
         self._recent_since: datetime | None = None
-        self._ids: dict[str, list[int]] = {table: [] for table in _MAX_ID}
-        """Ids allocated ahead per table, next last."""
-        self._last_ids: dict[str, int] = {}
+        self.ids = IdAllocator(session)
         self._new_tickets: dict[int, Ticket] = {}
         self._messages: list[dict[str, Any]] = []
         self._new_refs: list[dict[str, Any]] = []
@@ -206,43 +178,18 @@ class BatchWork:
     ) -> None:
         """Load in a few set queries what the batch's messages will ask for: their senders'
         ids, the refs of their thread keys, and the tickets those refs, tags and tokens name
-        (with their assignees).
-
-        On PostgreSQL, where several processors may share the queue (DESIGN §8), each read is
-        preceded by transaction-scoped advisory locks on what it reads: two batches holding
-        messages of one conversation or one sender are then handled one after the other, and
-        the later one reads what the earlier committed. Without them, a reply handled beside
-        the message it answers missed it and opened a ticket of its own, and both batches'
-        refs of one key deadlocked. Either order threads alike (a ticket keeps every id its
-        messages reference). Each set of locks is taken in key order, senders and thread keys
-        before tickets, so batches never wait for each other in a circle."""
+        (with their assignees), each read after the advisory locks on what it reads
+        (``core/batch_locks.py``)."""
         senders, keys = set(senders), set(keys)
         names = [f"sender:{type}:{value}" for type, value in senders]
         names += [f"ref:{channel}:{key}" for channel, key in keys]
-        alone = len(names) > MAX_KEY_LOCKS
-        self._lock_batch(names, alone)
+        alone = lock_batch(self.session, names)
         self._load_owners(senders)
         self._load_refs(keys)
         wanted = set(ticket_ids) | {row[1] for row in self._refs.values()}
         if not alone:
-            self._lock_keys([f"ticket:{ticket_id}" for ticket_id in wanted])
+            lock_keys(self.session, [f"ticket:{ticket_id}" for ticket_id in wanted])
         self._load_tickets(wanted)
-
-    def _lock_batch(self, names: list[str], alone: bool) -> None:
-        """Every batch holds the batches' lock, shared; one with more keys than
-        :data:`MAX_KEY_LOCKS` holds it alone instead of locking its keys."""
-        if self.session.get_bind().dialect.name != "postgresql":
-            return
-        lock = _BATCH_ALONE if alone else _BATCH_BESIDE_OTHERS
-        self.session.connection().execute(lock, {"key": _BATCHES})
-        if not alone:
-            self._lock_keys(names)
-
-    def _lock_keys(self, names: list[str]) -> None:
-        if not names or self.session.get_bind().dialect.name != "postgresql":
-            return
-        keys = sorted({lock_key(name) for name in names})
-        self.session.connection().execute(_KEY_LOCKS, {"keys": keys})
 
     def _load_owners(self, senders: set[tuple[str, str]]) -> None:
         """``senders``: (type, normalized value) pairs; a value's twin types come along."""
@@ -400,26 +347,8 @@ class BatchWork:
     def assigned(self, ticket_id: int, user_id: int) -> None:
         self._assignees.setdefault(ticket_id, set()).add(user_id)
 
-    def reserve_ticket_ids(self, count: int) -> None:
-        """Allocate the ids of the tickets the batch is expected to open, in one go."""
-        if count > 0:
-            self._allocate_ids("tickets", count)
-
-    def new_client_ids(self, count: int) -> list[int]:
-        """Ids for clients about to be inserted, in one allocation."""
-        ids = self._ids["clients"]
-        if len(ids) < count:
-            self._allocate_ids("clients", count - len(ids))
-        taken = [ids.pop() for _ in range(count)]
-        if taken:
-            self._last_ids["clients"] = taken[-1]
-        return taken
-
-    def new_ticket_id(self) -> int:
-        return self._allocate_id("tickets")
-
     def opened(self, ticket: Ticket) -> None:
-        """A ticket this batch opens (its id from :meth:`new_ticket_id`), inserted at
+        """A ticket this batch opens (its id from ``ids.next("tickets")``), inserted at
         :meth:`flush`: found from now on (a tag prefetched before it existed may name it), with
         no assignees but those it records itself."""
         self._new_tickets[ticket.id] = ticket
@@ -440,7 +369,7 @@ class BatchWork:
 
     def add_message(self, row: dict[str, Any]) -> int:
         """Buffer a ``messages`` row; answers the id it will have."""
-        message_id = self._allocate_id("messages")
+        message_id = self.ids.next("messages")
         self._messages.append({**row, "id": message_id})
         client_id = row["client_id"]
         since = self._recent_since
@@ -526,24 +455,3 @@ class BatchWork:
             buffer.clear()
         self._blobs.clear()
         return session
-
-    def _allocate_id(self, table: str) -> int:
-        if not self._ids[table]:
-            self._allocate_ids(table, _ID_CHUNKS[table])
-        allocated = self._last_ids[table] = self._ids[table].pop()
-        return allocated
-
-    def _allocate_ids(self, table: str, count: int) -> None:
-        """From the sequence on PostgreSQL; on SQLite after the largest id, then after this
-        batch's own (the batch transaction began IMMEDIATE: no other writer until it ends, and
-        ids it leaves unused are taken by the next batch)."""
-        ids = self._ids[table]
-        connection = self.session.connection()
-        if connection.dialect.name == "postgresql":
-            fresh = list(connection.execute(_NEXT_IDS, {"table": table, "count": count}).scalars())
-        else:
-            last = ids[0] if ids else self._last_ids.get(table)
-            if last is None:
-                last = connection.execute(_MAX_ID[table]).scalar_one()
-            fresh = list(range(last + 1, last + 1 + count))
-        ids[:0] = reversed(fresh)

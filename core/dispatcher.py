@@ -29,6 +29,7 @@ from threadline.core.leased_queue import (
     PENDING,
     RELEASED,
     LeasedQueue,
+    Observe,
     RetryPolicy,
     first_line,
     new_worker_id,
@@ -68,6 +69,7 @@ class Dispatcher:
         clock: Clock = now_utc,
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        observe: Observe | None = None,
     ) -> None:
         self._sessions = sessions
         self._senders = senders
@@ -83,6 +85,7 @@ class Dispatcher:
             Backoff(settings.retry_initial, settings.retry_maximum), settings.max_attempts
         )
         self._rng = rng or random.Random()
+        self._observe = observe
 
     @property
     def worker_id(self) -> str:
@@ -160,6 +163,10 @@ class Dispatcher:
                 # must still find its ticket.
                 _add_ref(session, row, outcome.provider_id)
         self._log_outcome(row, values, bool(marked))
+        if self._observe is not None:
+            status = values["status"]
+            outcome = "retrying" if status == PENDING else status
+            self._observe(row.channel, outcome, row.created_at)
 
     def _log_outcome(self, row: OutboxView, values: dict[str, Any], marked: bool) -> None:
         if not marked:
@@ -204,5 +211,6 @@ def _view(item: OutboxItem) -> OutboxView:
         ticket_id=item.ticket_id,
         message_id=item.message_id,
         attempts=item.attempts,
+        created_at=item.created_at,
         idempotency_key=item.idempotency_key,
     )

@@ -1,4 +1,4 @@
-"""Normalizing the identifiers clients write from (DESIGN.md §4).
+"""Normalizing the identifiers clients write from.
 
 Every lookup and every insert of ``client_external_ids`` goes through ``normalize``, so one
 address written two ways (``Ada@Example.COM``, ``ada@example.com``) is one client, and a stored

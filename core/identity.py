@@ -194,7 +194,7 @@ def _create_clients(work: BatchWork, names: dict[tuple[str, str], str]) -> None:
         return
     now = work.now
     connection = work.session.connection()
-    client_ids = dict(zip(names, work.new_client_ids(len(names)), strict=True))
+    client_ids = dict(zip(names, work.ids.take("clients", len(names)), strict=True))
     _NEW_CLIENTS.execute(
         connection,
         [

@@ -66,11 +66,14 @@ def content_key(raw: bytes) -> str:
 
 class Intake:
     def __init__(
-        self, sessions: sessionmaker[Session], on_accepted: Callable[[], None] | None = None
+        self,
+        sessions: sessionmaker[Session],
+        on_accepted: Callable[[list[str]], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._on_accepted = on_accepted
-        """Wakes the processor of this process, after the commit and only for new items."""
+        """Called after the commit with the channels of the items it stored (none for
+        duplicates): what wakes the processors, and counts them."""
 
     def accept(self, item: RawItem) -> Accepted:
         return self.accept_many([item])[0]
@@ -88,7 +91,7 @@ class Intake:
             created = _insert_new(session, first)
             existing = _ids_of(session, [key for key in first if key not in created])
         if created and self._on_accepted is not None:
-            self._on_accepted()
+            self._on_accepted([channel for channel, _key in created])
         answers = []
         answered: set[Key] = set()
         for key in keys:

@@ -18,7 +18,7 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +26,10 @@ from sqlalchemy import Connection, Table, bindparam, or_, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from threadline.core.backoff import Backoff
+
+Observe = Callable[[str, str, datetime], None]
+"""Told of every try after its commit: the channel, how it ended (``done``, ``ignored``,
+``sent``, ``retrying``, ``parked``) and when the row was queued; the daemon's metrics."""
 
 PENDING = "pending"
 PARKED = "parked"

@@ -1,4 +1,4 @@
-"""Ticket status as messages come and go (DESIGN.md §6).
+"""Ticket status as messages come and go.
 
 A client's message asks the agents for something (``waiting_for_agent``), an agent's public
 reply hands the turn back (``waiting_for_user``). Automatic mail (out-of-office, bounces) and

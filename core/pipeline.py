@@ -99,7 +99,7 @@ class Pipeline:
             ],
         )
         create_unknown_senders(work, inbounds, tokens, senders, identity, self._settings.traits)
-        work.reserve_ticket_ids(surely_new_tickets(work, inbounds, tokens, senders))
+        work.ids.reserve("tickets", surely_new_tickets(work, inbounds, tokens, senders))
         outcomes = [
             self._handle(work, inbound, token)
             for inbound, token in zip(inbounds, tokens, strict=True)

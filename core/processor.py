@@ -29,6 +29,7 @@ from threadline.core.leased_queue import (
     PENDING,
     RELEASED,
     LeasedQueue,
+    Observe,
     RetryPolicy,
     new_worker_id,
     one_line,
@@ -50,6 +51,7 @@ class QueuedItem:
     attempts: int
     prepared: object = None
     """What the processor's ``prepare`` made of the item (None without one)."""
+    accepted_at: datetime | None = None
 
 
 Prepare = Callable[[Sequence[QueuedItem]], Callable[[], Sequence[object]]]
@@ -75,7 +77,14 @@ Clock = Callable[[], datetime]
 _items = InboundItem.__table__
 _log = structlog.get_logger(__name__)
 _LEASED_ITEMS = (
-    select(_items.c.id, _items.c.channel, _items.c.raw, _items.c.meta, _items.c.attempts)
+    select(
+        _items.c.id,
+        _items.c.channel,
+        _items.c.raw,
+        _items.c.meta,
+        _items.c.attempts,
+        _items.c.created_at,
+    )
     .where(_items.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_items.c.id)
 )
@@ -133,10 +142,12 @@ class Processor:
         worker_id: str | None = None,
         rng: random.Random | None = None,
         prepare: Prepare = _nothing_to_prepare,
+        observe: Observe | None = None,
     ) -> None:
         self._sessions = sessions
         self._handler = handler
         self._prepare = prepare
+        self._observe = observe
         self._settings = settings
         self._clock = clock
         self._queue = LeasedQueue(
@@ -186,7 +197,7 @@ class Processor:
             # Read apart from the UPDATE: SQLite gathers all of RETURNING's rows in memory
             # first, so a large mail returned there was held several times over at once.
             rows = connection.execute(_LEASED_ITEMS, {"ids": leased}).all() if leased else []
-        items = [QueuedItem(*row) for row in rows]
+        items = [QueuedItem(*row[:5], accepted_at=row[5]) for row in rows]
         return Batch(items, self._prepare(items))
 
     def process(self, batch: Batch) -> Tally:
@@ -218,9 +229,17 @@ class Processor:
             leased = self._queue.still_leased(session.connection(), [i.id for i in claimed])
             items = [item for item in claimed if item.id in leased]
             if isolated:
-                self._record(session, *self._handle_each(session, items, tally))
+                handled, failed = self._handle_each(session, items, tally)
             else:
-                self._record(session, self._handle_all(session, items, tally), [])
+                handled, failed = self._handle_all(session, items, tally), []
+            self._record(session, handled, failed)
+        if self._observe is not None:
+            by_id = {item.id: item for item in items}
+            for row in (*handled, *failed):
+                item = by_id[row["item_id"]]
+                status = str(row["new_status"])
+                outcome = "retrying" if status == PENDING else status
+                self._observe(item.channel, outcome, item.accepted_at or self._clock())
         return tally
 
     def _handle_all(

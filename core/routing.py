@@ -1,4 +1,4 @@
-"""Which department a new ticket goes to, and which of its agents takes it (DESIGN.md §6).
+"""Which department a new ticket goes to, and which of its agents takes it.
 
 Nothing is cached: departments and agents change under a running daemon (the operator CLI writes
 the same tables), and every answer must reflect the transaction it is asked in.

@@ -7,6 +7,7 @@ dispatcher only ever sees this protocol, its result and its two exceptions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 SENT_DELIVERY_STATUSES = ("queued", "sent", "delivered", "read")
@@ -30,6 +31,8 @@ class OutboxView:
     message_id: int | None
     attempts: int
     """Earlier tries of this row; 0 on the first."""
+    created_at: datetime
+    """When the row was queued."""
     idempotency_key: str
     """Stable across retries: a channel whose provider deduplicates (an email Message-ID made
     from it, an API idempotency header) turns a resend after a crash into a no-op."""

@@ -40,7 +40,7 @@ def open_ticket(
     batch need it at once): an INSERT ... RETURNING per ticket cost more than the rest of it."""
     now = work.now
     ticket = Ticket(
-        id=work.new_ticket_id(),
+        id=work.ids.next("tickets"),
         title=ticket_title(inbound),
         client_id=client_id,
         department_id=department_id,

@@ -1,4 +1,4 @@
-"""Which ticket a message belongs to (DESIGN.md §5), whatever order the messages arrive in.
+"""Which ticket a message belongs to, whatever order the messages arrive in.
 
 Every external id a ticket's messages carry *or reference* is kept as a key of that ticket in
 ``message_refs``. A reply that arrives before the message it answers, or whose root never

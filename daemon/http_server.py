@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import Engine
 
@@ -16,7 +17,7 @@ from threadline.channels.component import Component, State, describe_error
 from threadline.core.config_types import ListenAddress
 from threadline.core.db import ping
 from threadline.daemon.logs import redact_text
-from threadline.daemon.metrics import make_registry
+from threadline.daemon.metrics import ComponentStateCollector, make_registry
 
 PING_TIMEOUT_S = 2.0
 """A database slower than this to answer ``SELECT 1`` is reported as unreachable."""
@@ -62,11 +63,13 @@ class _Endpoints:
         probe: DatabaseProbe,
         components: Sequence[Component],
         serving: Callable[[], bool],
+        registry: CollectorRegistry,
     ) -> None:
         self._probe = probe
         self._components = components
         self._serving = serving
-        self._registry = make_registry(components)
+        registry.register(ComponentStateCollector(components))
+        self._registry = registry
 
     async def healthz(self, _request: web.Request) -> web.Response:
         """200 only once every component serves, while the database answers and no component
@@ -91,8 +94,10 @@ class _Endpoints:
         return web.json_response(body, status=200 if healthy else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:
+        """Rendered in a worker thread: the queue gauges read the database."""
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        return web.Response(body=encoder(self._registry), headers={"Content-Type": content_type})
+        body = await asyncio.to_thread(encoder, self._registry)
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 def make_app(
@@ -100,10 +105,12 @@ def make_app(
     components: Sequence[Component],
     serving: Callable[[], bool] = lambda: True,
     routes: Sequence[web.RouteDef] = (),
+    registry: CollectorRegistry | None = None,
 ) -> web.Application:
     """``serving``: every component has started (until then /healthz answers 503);
-    ``routes``: the channels' webhooks."""
-    endpoints = _Endpoints(DatabaseProbe(engine), components, serving)
+    ``routes``: the channels' webhooks; ``registry``: the daemon's metrics."""
+    registry = registry or make_registry()
+    endpoints = _Endpoints(DatabaseProbe(engine), components, serving, registry)
     app = web.Application()
     app.router.add_get("/healthz", endpoints.healthz)
     app.router.add_get("/metrics", endpoints.metrics)

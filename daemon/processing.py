@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.channels.component import StartupError
+from threadline.core.leased_queue import Observe
 from threadline.core.models.base import now_utc
 from threadline.core.pipeline import Pipeline, PipelineSettings
 from threadline.core.processor import Handler, Processor
@@ -51,11 +52,14 @@ def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handle
 
 
 @contextmanager
-def processing(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[Processor]:
+def processing(
+    settings: Settings, sessions: sessionmaker[Session], observe: Observe | None = None
+) -> Iterator[Processor]:
     """The processor with its parse workers (``[intake] parse_workers``), which stop when the
     block ends."""
     intake = settings.intake
     with ParseAhead(
         channels.build_parsers, intake.parse_worker_count, intake.parse_timeout
     ) as parsing:
-        yield Processor(sessions, build_handler(settings, sessions), intake, prepare=parsing)
+        handler = build_handler(settings, sessions)
+        yield Processor(sessions, handler, intake, prepare=parsing, observe=observe)

@@ -204,6 +204,10 @@ class Scheduler:
         ]
         return "; ".join(failed) or None
 
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """Runs and failures per job id, for the metrics."""
+        return {job_id: (stats.runs, stats.failures) for job_id, stats in self._stats.items()}
+
     @property
     def stats(self) -> Mapping[str, JobStats]:
         """Per job id."""

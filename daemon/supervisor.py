@@ -92,7 +92,7 @@ class Supervisor:
         listen = self._settings.http.listen
         timeout = self._settings.daemon.shutdown_timeout
         services = assembly.services
-        app = make_app(engine, services, lambda: self._serving, assembly.routes)
+        app = make_app(engine, services, lambda: self._serving, assembly.routes, assembly.registry)
         http = HttpServer(app, listen, timeout)
         # First, so that /healthz answers 503 while the rest starts.
         await _bind("http.listen", listen, http.start())

@@ -39,7 +39,7 @@ class WakeHub:
         self._subscribers[topic].append(wake)
 
     def waker(self, topic: Topic) -> Callable[[], None]:
-        """A callback for code that must not know the hub (an ``Intake``'s ``on_accepted``)."""
+        """A callback for code that must not know the hub (the processor's ``on_handled``)."""
         return lambda: self.wake(topic)
 
     def wake(self, topic: Topic) -> None:

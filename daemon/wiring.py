@@ -4,9 +4,11 @@ woken through one hub."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from threadline.channels.component import Service
@@ -20,6 +22,7 @@ from threadline.core.tokens import TokenSigner
 from threadline.daemon import channels
 from threadline.daemon.dispatcher_runner import DispatcherRunner
 from threadline.daemon.jobs import daemon_jobs
+from threadline.daemon.metrics import DaemonMetrics, JobCollector, QueueCollector, make_registry
 from threadline.daemon.pg_listener import NotificationListener
 from threadline.daemon.processing import processing
 from threadline.daemon.processor_runner import processor_runner
@@ -34,15 +37,24 @@ class Assembly:
     services: list[Service]
     """In start order: the processor and the dispatcher, then each channel's components."""
     routes: list[web.RouteDef]
+    registry: CollectorRegistry = field(default_factory=make_registry)
+    """The daemon's metrics."""
 
 
-def channel_context(settings: Settings, engine: Engine, hub: WakeHub) -> ChannelContext:
+def channel_context(
+    settings: Settings, engine: Engine, hub: WakeHub, metrics: DaemonMetrics
+) -> ChannelContext:
     sessions = session_factory(engine)
+
+    def accepted(channels: list[str]) -> None:
+        metrics.accepted(channels)
+        hub.wake(Topic.INTAKE)
+
     return ChannelContext(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        intake=Intake(sessions, on_accepted=hub.waker(Topic.INTAKE)),
+        intake=Intake(sessions, on_accepted=accepted),
         signer=TokenSigner(token_secret(sessions, settings.threading.token_secret)),
     )
 
@@ -60,10 +72,14 @@ def assemble(settings: Settings, engine: Engine, hub: WakeHub) -> Assembly:
     """On PostgreSQL also the listener for the other daemons' commits and the workers'
     presence (``core/lease_recovery.py``), both started before the workers; the scheduler
     last, once there is something to wake."""
-    context = channel_context(settings, engine, hub)
+    metrics = DaemonMetrics(make_registry())
+    metrics.channels(channels.names())
+    context = channel_context(settings, engine, hub, metrics)
     sessions = context.sessions
-    process = processor_runner(processing, settings, sessions, on_handled=hub.waker(Topic.OUTBOX))
-    dispatcher = Dispatcher(sessions, build_senders(context), settings.dispatch)
+    build = partial(processing, observe=metrics.handled)
+    process = processor_runner(build, settings, sessions, on_handled=hub.waker(Topic.OUTBOX))
+    senders = build_senders(context)
+    dispatcher = Dispatcher(sessions, senders, settings.dispatch, observe=metrics.sent)
     dispatch = DispatcherRunner(dispatcher)
     hub.subscribe(Topic.INTAKE, process.wake)
     hub.subscribe(Topic.OUTBOX, dispatch.wake)
@@ -77,5 +93,8 @@ def assemble(settings: Settings, engine: Engine, hub: WakeHub) -> Assembly:
     for channel in channels.CHANNELS:
         services += channel.components(context)
         routes += [web.route(r.method, r.path, r.handler(context)) for r in channel.routes]
-    services.append(Scheduler(daemon_jobs(settings, sessions, hub, postgresql), sessions))
-    return Assembly(services, routes)
+    scheduler = Scheduler(daemon_jobs(settings, sessions, hub, postgresql), sessions)
+    services.append(scheduler)
+    metrics.registry.register(QueueCollector(sessions))
+    metrics.registry.register(JobCollector(scheduler.counts))
+    return Assembly(services, routes, metrics.registry)

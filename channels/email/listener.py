@@ -1,4 +1,4 @@
-"""The SMTP/LMTP listener mail servers deliver to (DESIGN.md §2, §7).
+"""The SMTP/LMTP listener mail servers deliver to.
 
 A mail is answered ``250`` only once its inbound item is committed, so a crash can never lose an
 acknowledged mail; a redelivered one (same Message-ID) is answered ``250`` again and stored once.

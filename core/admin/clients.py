@@ -92,7 +92,7 @@ def list_clients(session: Session) -> list[ClientSummary]:
 
 
 def _refuse_if_taken(session: Session, external_id: ExternalId, client: Client | None) -> None:
-    """A phone number is also its WhatsApp sender (DESIGN.md §4), so a number may belong to one
+    """A phone number is also its WhatsApp sender, so a number may belong to one
     client only, whichever of the two types it was stored as."""
     holders = session.execute(
         select(ClientExternalId, Client)

@@ -20,7 +20,7 @@ class DepartmentSummary:
     name: str
     description: str | None
     agent_count: int
-    """Users who work for it (schema.md calls them agents, whatever their type)."""
+    """Users who work for it (the support schema calls them agents, whatever their type)."""
     created_at: datetime
 
 

@@ -24,7 +24,7 @@ NAMING_CONVENTION = {
 }
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
-"""JSONB on PostgreSQL, JSON (text) on SQLite, as schema.md asks."""
+"""JSONB on PostgreSQL, JSON (text) on SQLite, as the support schema asks."""
 
 
 class utcnow(FunctionElement[datetime]):

@@ -1,4 +1,4 @@
-"""The people who write in (schema.md ``clients``) and the identifiers they write from."""
+"""The people who write in (support schema ``clients``) and the ids they write from."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Departments (schema.md ``departments``) and the agents who work for them."""
+"""Departments (the support schema's ``departments``) and the agents who work for them."""
 
 from __future__ import annotations
 

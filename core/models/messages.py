@@ -1,4 +1,4 @@
-"""Messages on a ticket (schema.md ``messages``), their external ids and their attachments."""
+"""Messages on a ticket (support schema ``messages``), their external ids and attachments."""
 
 from __future__ import annotations
 
@@ -40,9 +40,9 @@ class Message(Base):
     is_system_message: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = created_at_column()
     channel: Mapped[str | None] = mapped_column(String(32))
-    """The channel the message came in or went out on (DESIGN.md §3)."""
+    """The channel the message came in or went out on."""
     is_internal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    """An agent's note: never delivered to the client (DESIGN.md §3)."""
+    """An agent's note: never delivered to the client."""
 
 
 class MessageRef(Base):

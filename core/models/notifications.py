@@ -1,4 +1,4 @@
-"""Per-agent notifications, in the shape neighbouring support systems use (schema.md)."""
+"""Per-agent notifications, in the shape neighbouring support systems use."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tickets (schema.md ``tickets``), tags, and who is assigned."""
+"""Tickets (the support schema's ``tickets``), tags, and who is assigned."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Agents and administrators (schema.md ``users``) and their third-party identities."""
+"""Agents and administrators (the support schema's ``users``) and their third-party identities."""
 
 from __future__ import annotations
 

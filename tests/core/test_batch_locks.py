@@ -12,7 +12,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.core.advisory_keys import lock_key
-from threadline.core.batch_work import MAX_KEY_LOCKS, BatchWork
+from threadline.core.batch_locks import MAX_KEY_LOCKS
+from threadline.core.batch_work import BatchWork
 
 NOW = datetime(2026, 3, 2, 9, 0)
 ADVISORY = text(

@@ -255,7 +255,30 @@ def test_a_row_is_dead_after_the_maximum_attempts(
     assert len(sender.sent) == 4
 
 
-def test_a_permanent_failure_is_dead_at_once(
+def test_every_try_is_told_to_the_observer_after_its_commit(
+    sessions: sessionmaker[Session], sender: RecordingSender, clock: FakeClock
+):
+    tries: list[tuple[str, str]] = []
+    dispatcher = Dispatcher(
+        sessions,
+        registry(sender),
+        SETTINGS,
+        clock,
+        "worker-a",
+        random.Random(7),
+        observe=lambda channel, outcome, queued_at: tries.append((channel, outcome)),
+    )
+    enqueued(sessions, reply("reply:1:a@b.c"), reply("reply:2:a@b.c"))
+    sender.fail_next(TransientSendError("timeout"), PermanentSendError("550 no such user"))
+
+    dispatcher.run_batch()
+    clock.advance(SETTINGS.retry_maximum)
+    dispatcher.run_batch()
+
+    assert tries == [("test", "retrying"), ("test", "parked"), ("test", "sent")]
+
+
+def test_a_permanent_failure_is_parked_at_once(
     sessions: sessionmaker[Session], dispatcher: Dispatcher, sender: RecordingSender
 ):
     (row_id,) = enqueued(sessions, reply("reply:1:a@b.c"))

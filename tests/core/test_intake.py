@@ -117,7 +117,7 @@ def test_a_long_dedup_key_is_stored_as_its_digest_and_still_deduplicates(
 
 def test_on_accepted_wakes_after_the_commit_and_only_for_new_items(sessions: sessionmaker[Session]):
     wakes: list[int] = []
-    intake = Intake(sessions, on_accepted=lambda: wakes.append(count_items(sessions)))
+    intake = Intake(sessions, on_accepted=lambda _channels: wakes.append(count_items(sessions)))
 
     intake.accept(RawItem("email", "a", b"a"))
     intake.accept(RawItem("email", "a", b"a"))

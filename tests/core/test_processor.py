@@ -355,7 +355,7 @@ def test_a_slow_workers_items_are_skipped_not_taken_while_it_still_holds_them(
 def test_wakes_from_intake_see_the_new_item(sessions: sessionmaker[Session]):
     worker = processor(sessions)
     handled: list[int] = []
-    intake = Intake(sessions, on_accepted=lambda: handled.append(worker.run_batch()))
+    intake = Intake(sessions, on_accepted=lambda _channels: handled.append(worker.run_batch()))
 
     intake.accept(RawItem("email", "k", b"hello"))
 

@@ -1,4 +1,4 @@
-"""The migrated schema is schema.md's, column for column, and equals the models."""
+"""The migrated schema is the support schema, column for column, and equals the models."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from threadline.core.db import make_engine
 from threadline.core.migrate import current_revision, head_revision, upgrade
 from threadline.core.models import Base, Client, Message, Ticket
 
-# Written from schema.md by hand, independently of the models: a model that drifts from the
-# published schema fails here even if its migration agrees with it.
+# Written by hand from the published support schema, independently of the models: a model that
+# drifts from it fails here even if its migration agrees with it.
 SCHEMA_MD_COLUMNS = {
     "users": ["id", "name", "email", "password_hash", "type", "created_at", "updated_at"],
     "user_oauth_accounts": ["id", "user_id", "provider", "provider_user_id", "created_at"],
@@ -47,7 +47,7 @@ SCHEMA_MD_COLUMNS = {
     "ticket_tags": ["ticket_id", "tag_id"],
     "user_departments": ["user_id", "department_id"],
 }
-# DESIGN.md §3 names the only columns added to schema.md's tables.
+# The only columns threadline adds to the support tables (docs/architecture.md, Data).
 DESIGN_ADDED_COLUMNS = {"messages": ["channel", "is_internal"]}
 SCHEMA_MD_UNIQUES = {
     "users": [("email",)],

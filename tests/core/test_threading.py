@@ -1,4 +1,4 @@
-"""Threading (DESIGN.md §5): tokens, refs, subject tags, thread-less chats, closed tickets, and
+"""Threading: tokens, refs, subject tags, thread-less chats, closed tickets, and
 the same grouping into tickets whatever order the messages arrive in."""
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ async def test_an_accept_in_this_process_wakes_the_idle_processor_at_once(
     task = asyncio.create_task(runner.run())
     try:
         await wait_for_state(runner, State.IDLE)
-        intake = Intake(sessions, on_accepted=hub.waker(Topic.INTAKE))
+        intake = Intake(sessions, on_accepted=lambda _channels: hub.wake(Topic.INTAKE))
 
         accepted = await asyncio.to_thread(intake.accept, RawItem("email", "k", b"hello"))
 

@@ -70,7 +70,7 @@ def poller(
     *,
     kind: type[MailboxPoller] = MailboxPoller,
     max_message_size: int = EmailSettings().max_message_size,
-    on_accepted: Callable[[], None] | None = None,
+    on_accepted: Callable[[list[str]], None] | None = None,
 ) -> MailboxPoller:
     """A connected poller, as the daemon builds it."""
     polling = kind(settings, Intake(sessions, on_accepted), sessions, max_message_size)

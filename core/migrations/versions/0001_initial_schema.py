@@ -1,4 +1,4 @@
-"""Initial schema: schema.md's support tables and the daemon's own (DESIGN.md §3).
+"""Initial schema: the support tables and the daemon's own.
 
 Revision ID: 0001
 Revises:

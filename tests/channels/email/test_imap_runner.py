@@ -28,7 +28,7 @@ def runner_for(
     settings: MailboxSettings,
     sessions: sessionmaker[Session],
     lock: AdvisoryLock | None = None,
-    on_accepted: Callable[[], None] | None = None,
+    on_accepted: Callable[[list[str]], None] | None = None,
 ) -> ImapRunner:
     intake = Intake(sessions, on_accepted)
     max_size = EmailSettings().max_message_size
@@ -81,7 +81,7 @@ async def test_mail_already_there_at_start_is_accepted_and_wakes_the_processor(
 ):
     account.append(mail(1), mail(2))
     wakes: list[int] = []
-    runner = runner_for(mailbox(account), sessions, on_accepted=lambda: wakes.append(1))
+    runner = runner_for(mailbox(account), sessions, on_accepted=lambda _channels: wakes.append(1))
     async with running(runner):
         await eventually(lambda: len(queued(sessions)) == 2)
     assert wakes
@@ -116,7 +116,11 @@ async def test_one_daemon_polls_a_mailbox_and_another_takes_over_when_it_ends(
 
     def runner(name: str) -> ImapRunner:
         lock = AdvisoryLock(engine.url, f"imap:{settings.name}")
-        return runner_for(settings, sessions, lock, on_accepted=lambda: accepted_by.append(name))
+
+        def accepted(_channels: list[str]) -> None:
+            accepted_by.append(name)
+
+        return runner_for(settings, sessions, lock, on_accepted=accepted)
 
     first, second = runner("first"), runner("second")
     first_task = asyncio.create_task(first.run())

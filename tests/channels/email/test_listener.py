@@ -246,7 +246,7 @@ async def test_an_unexpected_error_answers_451_and_the_retry_is_acknowledged_onc
 ) -> None:
     wakes: list[int] = []
 
-    def wake_that_fails_once() -> None:
+    def wake_that_fails_once(_channels: list[str]) -> None:
         wakes.append(1)
         if len(wakes) == 1:
             raise RuntimeError("processor wake failed")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,7 +62,29 @@ def test_mail_delivered_to_the_daemon_becomes_a_ticket_at_once(
     assert item.meta["rcpt_tos"] == ["support@localhost"]
     health = json.loads(daemon.get("/healthz")[1])
     assert health["components"]["smtp"] == {"state": "idle"}
+    samples = metrics(daemon)
+    assert samples[("threadline_inbound_accepted_total", (("channel", "email"),))] == 1
+    done = (("channel", "email"), ("outcome", "done"))
+    assert samples[("threadline_inbound_processed_total", done)] == 1
+    parked = (("channel", "email"), ("outcome", "parked"))
+    assert samples[("threadline_inbound_processed_total", parked)] == 0
+    assert samples[("threadline_accept_to_stored_seconds_count", (("channel", "email"),))] == 1
+    intake_pending = (("queue", "intake"), ("status", "pending"))
+    assert samples[("threadline_queue_depth", intake_pending)] == 0
+    assert samples[("threadline_queue_oldest_pending_age_seconds", (("queue", "intake"),))] == 0
+    assert ("threadline_scheduler_job_runs_total", (("job_id", "intake_sweep"),)) in samples
     assert daemon.stop() == 0
+
+
+def metrics(daemon: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of /metrics by name and sorted labels."""
+    status, body = daemon.get("/metrics")
+    assert status == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    }
 
 
 def test_smtp_port_in_use_refuses_in_one_line(start_daemon: Any, sqlite_db_url: str) -> None:
