@@ -4,9 +4,8 @@ Per message, the pipeline's rules would cost a dozen statements, each far dearer
 than in the database. So the rules ask this object instead: it prefetches what the batch needs
 in a few set queries, answers later reads from those caches *and* from the writes of earlier
 messages of the same batch (a reply may follow its root in one batch), and buffers the
-append-only writes (messages, refs, notifications, outbox rows, attachments) to send them in a
-few multi-row statements at :meth:`flush`. A batch of one is the same code, so every rule has
-one implementation.
+append-only writes (``core/batch_writes.py``) to send them in a few multi-row statements at
+:meth:`flush`. A batch of one is the same code, so every rule has one implementation.
 
 It lives for one call of the pipeline inside one transaction and caches nothing beyond it.
 Clients are still inserted immediately (their unique ids settle races with other transactions);
@@ -21,27 +20,23 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
 
 from threadline.core.batch_locks import lock_batch, lock_keys
-from threadline.core.bulk import BulkInsert
+from threadline.core.batch_writes import BatchWrites
 from threadline.core.external_ids import USER_EMAIL_TYPE, email_or_none, matching_types
 from threadline.core.id_allocation import IdAllocator
 from threadline.core.models import (
-    Attachment,
-    Blob,
     ClientExternalId,
     Message,
     MessageRef,
-    Notification,
     Ticket,
     User,
     UserOAuthAccount,
     ticket_assignments,
     user_departments,
 )
-from threadline.core.outbox import insert_outbox_rows
 
 T = TypeVar("T")
 RefRow = tuple[str, int, int | None]
@@ -81,49 +76,12 @@ _RECENT = (
     )
     .group_by(Message.client_id)
 )
-_INSERT_MESSAGES = BulkInsert(
-    Message.__table__,
-    (
-        "id",
-        "ticket_id",
-        "user_id",
-        "client_id",
-        "body",
-        "is_system_message",
-        "channel",
-        "is_internal",
-        "created_at",
-    ),
-)
-_INSERT_REFS = BulkInsert(
-    MessageRef.__table__, ("channel", "external_id", "ticket_id", "message_id", "created_at")
-)
-_CLAIM_REFS = (
-    update(MessageRef)
-    .where(
-        MessageRef.channel == bindparam("ref_channel"),
-        MessageRef.external_id == bindparam("ref_id"),
-    )
-    .values(message_id=bindparam("own_message_id"))
-)
-_INSERT_NOTIFICATIONS = BulkInsert(
-    Notification.__table__, ("user_id", "ticket_id", "type", "content", "created_at")
-)
-_INSERT_ATTACHMENTS = BulkInsert(
-    Attachment.__table__,
-    ("message_id", "filename", "content_type", "size", "sha256", "content_id"),
-)
-_INSERT_BLOBS = BulkInsert(
-    Blob.__table__, ("sha256", "size", "content"), skip_conflicts_on=("sha256",)
-)
 _LATEST_TICKET = (
     select(Ticket)
     .where(Ticket.client_id == bindparam("client_id"))
     .order_by(Ticket.id.desc())
     .limit(1)
 )
-_TICKET_COLUMNS = [column.key for column in Ticket.__table__.columns]
-_INSERT_TICKETS = BulkInsert(Ticket.__table__, _TICKET_COLUMNS)
 AGENT_ACCOUNT = "agent:"
 """Prefixes the provider in the owner type of an agent's linked account among a value's owners
 (``agent:slack``): a sender of any type but ``email`` (``users.email``) may be an agent's
@@ -157,14 +115,7 @@ class BatchWork:
         self._recent: dict[int, int] = {}
         self._recent_since: datetime | None = None
         self.ids = IdAllocator(session)
-        self._new_tickets: dict[int, Ticket] = {}
-        self._messages: list[dict[str, Any]] = []
-        self._new_refs: list[dict[str, Any]] = []
-        self._claims: list[dict[str, Any]] = []
-        self._notifications: list[dict[str, Any]] = []
-        self._outbox: list[dict[str, Any]] = []
-        self._blobs: dict[str, dict[str, Any]] = {}
-        self._attachments: list[dict[str, Any]] = []
+        self.writes = BatchWrites()
         self._memo: dict[str, object] = {}
 
     # -- prefetching ------------------------------------------------------------------------
@@ -328,7 +279,7 @@ class BatchWork:
             for owner in wanted:
                 self._recent[owner] = counts.get(owner, 0) + sum(
                     1
-                    for row in self._messages
+                    for row in self.writes.messages
                     if row["client_id"] == owner and row["created_at"] > since
                 )
         return self._recent[client_id]
@@ -351,7 +302,7 @@ class BatchWork:
         """A ticket this batch opens (its id from ``ids.next("tickets")``), inserted at
         :meth:`flush`: found from now on (a tag prefetched before it existed may name it), with
         no assignees but those it records itself."""
-        self._new_tickets[ticket.id] = ticket
+        self.writes.tickets[ticket.id] = ticket
         self._tickets[ticket.id] = ticket
         self._missing_tickets.discard(ticket.id)
         self._assignees.setdefault(ticket.id, set())
@@ -359,18 +310,18 @@ class BatchWork:
     def written(self, ticket_id: int) -> Session:
         """The session, with the ticket's row in the database: for a rule that writes a row
         referencing it at once."""
-        return self.flush() if ticket_id in self._new_tickets else self.session
+        return self.flush() if ticket_id in self.writes.tickets else self.session
 
     def latest_ticket(self, client_id: int) -> Ticket | None:
         """The client's ticket with the highest id, among the stored and this batch's new ones."""
         stored = self.session.scalars(_LATEST_TICKET, {"client_id": client_id}).first()
-        new = [ticket for ticket in self._new_tickets.values() if ticket.client_id == client_id]
+        new = [ticket for ticket in self.writes.tickets.values() if ticket.client_id == client_id]
         return max([*new, *([stored] if stored else [])], key=lambda t: t.id, default=None)
 
     def add_message(self, row: dict[str, Any]) -> int:
         """Buffer a ``messages`` row; answers the id it will have."""
         message_id = self.ids.next("messages")
-        self._messages.append({**row, "id": message_id})
+        self.writes.messages.append({**row, "id": message_id})
         client_id = row["client_id"]
         since = self._recent_since
         if client_id in self._recent and since is not None and row["created_at"] > since:
@@ -379,7 +330,7 @@ class BatchWork:
 
     def add_ref(self, channel: str, key: str, ticket_id: int, message_id: int | None) -> None:
         self._refs[(channel, key)] = (key, ticket_id, message_id)
-        self._new_refs.append(
+        self.writes.ref(
             {
                 "channel": channel,
                 "external_id": key,
@@ -393,17 +344,7 @@ class BatchWork:
         """A key stored as only referenced becomes the own id of ``message_id``."""
         _key, ticket_id, _old = self._refs[(channel, key)]
         self._refs[(channel, key)] = (key, ticket_id, message_id)
-        self._claims.append({"ref_channel": channel, "ref_id": key, "own_message_id": message_id})
-
-    def add_notification(self, row: dict[str, Any]) -> None:
-        self._notifications.append(row)
-
-    def add_outbox(self, row: dict[str, Any]) -> None:
-        self._outbox.append(row)
-
-    def add_attachment(self, blob: dict[str, Any], row: dict[str, Any]) -> None:
-        self._blobs.setdefault(blob["sha256"], blob)
-        self._attachments.append(row)
+        self.writes.claim({"ref_channel": channel, "ref_id": key, "own_message_id": message_id})
 
     def tickets_merged(self, survivor_id: int, absorbed_ids: list[int]) -> None:
         """After a merge (run on flushed tables): its refs and assignees moved."""
@@ -414,44 +355,8 @@ class BatchWork:
         for ticket_id in (survivor_id, *absorbed_ids):
             self._assignees.pop(ticket_id, None)
 
-    # -- flushing ---------------------------------------------------------------------------
-
     def flush(self) -> Session:
-        """Write everything buffered, in foreign-key order; answers the session, for rules
-        that must query tables with buffered rows (call it first)."""
-        session = self.session
-        connection = session.connection()
-        if self._new_tickets:
-            tickets = list(self._new_tickets.values())
-            _INSERT_TICKETS.execute(
-                connection,
-                [{key: getattr(ticket, key) for key in _TICKET_COLUMNS} for ticket in tickets],
-            )
-            self._new_tickets.clear()
-            # Now persistent as they are: later changes go through the ORM's UPDATE.
-            for ticket in tickets:
-                make_transient_to_detached(ticket)
-                session.add(ticket)
-        session.flush()
-        _INSERT_BLOBS.execute(connection, list(self._blobs.values()))
-        for statement, rows in (
-            (_INSERT_MESSAGES, self._messages),
-            (_INSERT_ATTACHMENTS, self._attachments),
-            (_INSERT_REFS, self._new_refs),
-        ):
-            statement.execute(connection, rows)
-        if self._claims:
-            connection.execute(_CLAIM_REFS, self._claims)
-        _INSERT_NOTIFICATIONS.execute(connection, self._notifications)
-        insert_outbox_rows(connection, self._outbox)
-        for buffer in (
-            self._messages,
-            self._attachments,
-            self._new_refs,
-            self._claims,
-            self._notifications,
-            self._outbox,
-        ):
-            buffer.clear()
-        self._blobs.clear()
-        return session
+        """Write everything buffered; answers the session, for rules that must query tables
+        with buffered rows (call it first)."""
+        self.writes.flush(self.session)
+        return self.session

@@ -50,7 +50,7 @@ def fan_out(
         return 0 if event.message.is_internal else _reply_to_client(work, event, traits)
     queued = _notify_agents(work, event, AgentAddresses(work, notifications.channel, traits))
     if event.created_ticket and event.acknowledge:
-        work.add_outbox(
+        work.writes.outbox(
             outbox_row(
                 Outgoing(
                     channel=event.channel,
@@ -111,7 +111,7 @@ def _reply_to_client(work: BatchWork, event: FanOut, traits: Mapping[str, Channe
             internal=True,
         )
         return 0
-    work.add_outbox(
+    work.writes.outbox(
         outbox_row(
             Outgoing(
                 channel=channel,
@@ -137,7 +137,7 @@ def _notify_agents(work: BatchWork, event: FanOut, addresses: AgentAddresses) ->
     created_at = event.message.created_at
     queued = 0
     for user_id, email in agents:
-        work.add_notification(
+        work.writes.notification(
             {
                 "user_id": user_id,
                 "ticket_id": ticket.id,
@@ -150,7 +150,7 @@ def _notify_agents(work: BatchWork, event: FanOut, addresses: AgentAddresses) ->
         if destination is None:
             continue
         channel, recipient = destination
-        work.add_outbox(
+        work.writes.outbox(
             outbox_row(
                 Outgoing(
                     channel=channel,

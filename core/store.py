@@ -94,7 +94,7 @@ def store_message(
 def store_attachments(work: BatchWork, message: StoredMessage, inbound: Inbound) -> None:
     for attachment in inbound.attachments:
         digest = hashlib.sha256(attachment.content).hexdigest()
-        work.add_attachment(
+        work.writes.attachment(
             {"sha256": digest, "size": len(attachment.content), "content": attachment.content},
             {
                 "message_id": message.id,

@@ -3,6 +3,7 @@ notifications reach the outbox, and the dispatcher is woken for them."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from tests.daemon.test_daemon_process import assert_one_line_error
 from tests.support.messages import email
 from tests.support.smtp_sink import SmtpSink
 from threadline.channels import normalized
-from threadline.core.models import Message, OutboxItem, Ticket, User
+from threadline.core.models import InboundItem, Message, OutboxItem, Ticket, User
 
 THREADLINE = str(Path(sys.executable).with_name("threadline"))
 FAST = {"THREADLINE_INTAKE__SWEEP_INTERVAL": "1", "THREADLINE_DISPATCH__SWEEP_INTERVAL": "60"}
@@ -89,3 +90,31 @@ def test_a_routing_rule_naming_a_missing_department_stops_the_start(
         db_url, env={"THREADLINE_ROUTING__DEFAULT_DEPARTMENT": "Nowhere"}, wait=False
     )
     assert_one_line_error(daemon, "routing:", "Nowhere")
+
+
+def test_an_item_that_fails_is_parked_and_leaves_the_daemon_healthy(
+    start_daemon: Any, db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Anyone who can send the desk something can send something broken: it is the item's
+    failure, never the daemon's."""
+    daemon = start_daemon(db_url, env={**FAST, "THREADLINE_INTAKE__MAX_ATTEMPTS": "1"})
+    garbled = tmp_path / "garbled.json"
+    garbled.write_bytes(b'{"channel": "email", "sender": "\x00 not a sender"}')
+    ingest = subprocess.run(
+        [THREADLINE, "ingest", "--channel", normalized.CHANNEL, str(garbled)],
+        capture_output=True,
+        timeout=60,
+        env={"THREADLINE_DATABASE__URL": db_url, "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+
+    def parked() -> InboundItem | None:
+        with sessions() as session:
+            return session.scalar(select(InboundItem).where(InboundItem.status == "parked"))
+
+    item = wait_for(parked)
+    assert item.last_error.startswith("Park: not a normalized message")
+    status, body = daemon.get("/healthz")
+    assert status == 200, body
+    assert json.loads(body)["components"]["processor"]["state"] in ("idle", "busy")

@@ -1,0 +1,124 @@
+"""The append-only writes of one batch, buffered and sent in a few multi-row statements.
+
+The batch's rules add rows as they go (messages, refs, notifications, outbox rows, attachments
+and their blobs, new tickets as ORM objects the rules change freely until written); :meth:`flush`
+writes them all in foreign-key order, one statement per table, whatever the batch's size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+
+from threadline.core.bulk import BulkInsert
+from threadline.core.models import Attachment, Blob, Message, MessageRef, Notification, Ticket
+from threadline.core.outbox import insert_outbox_rows
+
+_INSERT_MESSAGES = BulkInsert(
+    Message.__table__,
+    (
+        "id",
+        "ticket_id",
+        "user_id",
+        "client_id",
+        "body",
+        "is_system_message",
+        "channel",
+        "is_internal",
+        "created_at",
+    ),
+)
+_INSERT_REFS = BulkInsert(
+    MessageRef.__table__, ("channel", "external_id", "ticket_id", "message_id", "created_at")
+)
+_CLAIM_REFS = (
+    update(MessageRef)
+    .where(
+        MessageRef.channel == bindparam("ref_channel"),
+        MessageRef.external_id == bindparam("ref_id"),
+    )
+    .values(message_id=bindparam("own_message_id"))
+)
+_INSERT_NOTIFICATIONS = BulkInsert(
+    Notification.__table__, ("user_id", "ticket_id", "type", "content", "created_at")
+)
+_INSERT_ATTACHMENTS = BulkInsert(
+    Attachment.__table__,
+    ("message_id", "filename", "content_type", "size", "sha256", "content_id"),
+)
+_INSERT_BLOBS = BulkInsert(
+    Blob.__table__, ("sha256", "size", "content"), skip_conflicts_on=("sha256",)
+)
+_TICKET_COLUMNS = [column.key for column in Ticket.__table__.columns]
+_INSERT_TICKETS = BulkInsert(Ticket.__table__, _TICKET_COLUMNS)
+
+
+class BatchWrites:
+    def __init__(self) -> None:
+        self.tickets: dict[int, Ticket] = {}
+        """Tickets the batch opens, not yet written."""
+        self.messages: list[dict[str, Any]] = []
+        """Messages not yet written (a count of recent messages adds them)."""
+        self._refs: list[dict[str, Any]] = []
+        self._claims: list[dict[str, Any]] = []
+        self._notifications: list[dict[str, Any]] = []
+        self._outbox: list[dict[str, Any]] = []
+        self._blobs: dict[str, dict[str, Any]] = {}
+        self._attachments: list[dict[str, Any]] = []
+
+    def ref(self, row: dict[str, Any]) -> None:
+        self._refs.append(row)
+
+    def claim(self, row: dict[str, Any]) -> None:
+        """A ref stored as only referenced becomes a message's own id."""
+        self._claims.append(row)
+
+    def notification(self, row: dict[str, Any]) -> None:
+        self._notifications.append(row)
+
+    def outbox(self, row: dict[str, Any]) -> None:
+        self._outbox.append(row)
+
+    def attachment(self, blob: dict[str, Any], row: dict[str, Any]) -> None:
+        """Content is stored once per digest."""
+        self._blobs.setdefault(blob["sha256"], blob)
+        self._attachments.append(row)
+
+    def flush(self, session: Session) -> None:
+        """Write everything buffered, in foreign-key order."""
+        connection = session.connection()
+        if self.tickets:
+            tickets = list(self.tickets.values())
+            _INSERT_TICKETS.execute(
+                connection,
+                [{key: getattr(ticket, key) for key in _TICKET_COLUMNS} for ticket in tickets],
+            )
+            self.tickets.clear()
+            # Now persistent as they are: later changes go through the ORM's UPDATE.
+            for ticket in tickets:
+                make_transient_to_detached(ticket)
+                session.add(ticket)
+        session.flush()
+        _INSERT_BLOBS.execute(connection, list(self._blobs.values()))
+        for statement, rows in (
+            (_INSERT_MESSAGES, self.messages),
+            (_INSERT_ATTACHMENTS, self._attachments),
+            (_INSERT_REFS, self._refs),
+        ):
+            statement.execute(connection, rows)
+        if self._claims:
+            connection.execute(_CLAIM_REFS, self._claims)
+        _INSERT_NOTIFICATIONS.execute(connection, self._notifications)
+        insert_outbox_rows(connection, self._outbox)
+        for buffer in (
+            self.messages,
+            self._attachments,
+            self._refs,
+            self._claims,
+            self._notifications,
+            self._outbox,
+        ):
+            buffer.clear()
+        self._blobs.clear()
