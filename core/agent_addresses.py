@@ -27,7 +27,8 @@ _ACCOUNTS = select(
 
 
 class AgentAddresses:
-    """Reads what it needs once per batch (kept by the batch's unit of work)."""
+    """Reads what it needs once per batch, and answers each agent once: one per batch, kept by
+    the batch's unit of work (:func:`agent_addresses`)."""
 
     def __init__(
         self,
@@ -38,9 +39,15 @@ class AgentAddresses:
         self._work = work
         self._default = settings_channel
         self._traits = traits
+        self._answers: dict[int, tuple[str, str] | None] = {}
 
     def of(self, user_id: int, email: str) -> tuple[str, str] | None:
         """(channel, recipient) of the agent's notifications; None: nowhere to send them."""
+        if user_id not in self._answers:
+            self._answers[user_id] = self._destination(user_id, email)
+        return self._answers[user_id]
+
+    def _destination(self, user_id: int, email: str) -> tuple[str, str] | None:
         chosen = self._choices().get(user_id)
         for channel in dict.fromkeys((chosen or self._default, self._default)):
             recipient = self._address(channel, user_id, email)
@@ -61,6 +68,15 @@ class AgentAddresses:
 
     def _accounts(self) -> dict[tuple[str, int], str]:
         return self._work.memo("agent_accounts", _first_accounts)
+
+
+def agent_addresses(
+    work: BatchWork, settings_channel: str, traits: Mapping[str, ChannelTraits]
+) -> AgentAddresses:
+    """The batch's one :class:`AgentAddresses`."""
+    return work.memo(
+        "agent_addresses", lambda _session: AgentAddresses(work, settings_channel, traits)
+    )
 
 
 def _choices(session: Session) -> dict[int, str]:

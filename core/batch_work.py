@@ -104,8 +104,9 @@ class BatchWork:
         self._tickets: dict[int, Ticket] = {}
         self._missing_tickets: set[int] = set()
         self._owner_rows: dict[str, list[tuple[str, int, int]]] = {}
-        """value -> [(type, client id, id)] of client external ids, and [(agent_account(provider),
-        user id, id)] of agents' linked accounts."""
+        """value -> [(type, client id, id)] of client external ids."""
+        self._account_rows: dict[str, list[tuple[str, int, int]]] = {}
+        """value -> [(agent_account(provider), user id, id)] of agents' linked accounts."""
         self._owners_looked_up: set[tuple[str, str]] = set()
         self._new_clients: set[int] = set()
         self._agents: list[tuple[int, str]] | None = None
@@ -167,8 +168,8 @@ class BatchWork:
             )
             for provider, value, user_id, row_id in found:
                 row = (agent_account(provider), user_id, row_id)
-                if row not in self._owner_rows.get(value, []):
-                    self._owner_rows.setdefault(value, []).append(row)
+                if row not in self._account_rows.get(value, []):
+                    self._account_rows.setdefault(value, []).append(row)
 
     def _load_refs(self, keys: set[tuple[str, str]]) -> None:
         """``keys``: (channel, external id) pairs, one query per channel."""
@@ -216,9 +217,12 @@ class BatchWork:
         return cast(T, self._memo[key])
 
     def owner_rows(self, type: str, value: str) -> list[tuple[str, int, int]]:
-        """The stored owners of a sender's id value: ``(type, owner id, row id)``."""
+        """The stored owners of a sender's id value: ``(type, owner id, row id)``, clients'
+        external ids and agents' linked accounts."""
         self._load_owners({(type, value)})
-        return self._owner_rows.get(value, [])
+        rows = self._owner_rows.get(value, [])
+        accounts = self._account_rows.get(value)
+        return rows + accounts if accounts else rows
 
     def refs(self, channel: str, keys: Iterable[str]) -> list[RefRow]:
         keys = list(keys)
@@ -263,7 +267,7 @@ class BatchWork:
                 owner
                 for rows in self._owner_rows.values()
                 for type, owner, _row_id in rows
-                if not type.startswith(AGENT_ACCOUNT) and owner not in self._recent
+                if owner not in self._recent
             }
             # A client this batch created has no stored messages: no query for a new sender.
             stored = list(wanted - self._new_clients)

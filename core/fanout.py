@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from threadline.core.agent_addresses import AgentAddresses
+from threadline.core.agent_addresses import AgentAddresses, agent_addresses
 from threadline.core.batch_work import BatchWork
 from threadline.core.channel_traits import ChannelTraits, traits_of
 from threadline.core.external_ids import matching_types
@@ -48,7 +48,7 @@ def fan_out(
     """Queue everything the message causes; answers how many outbox rows were queued."""
     if event.author.kind == "agent":
         return 0 if event.message.is_internal else _reply_to_client(work, event, traits)
-    queued = _notify_agents(work, event, AgentAddresses(work, notifications.channel, traits))
+    queued = _notify_agents(work, event, agent_addresses(work, notifications.channel, traits))
     if event.created_ticket and event.acknowledge:
         work.writes.outbox(
             outbox_row(

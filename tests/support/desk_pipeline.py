@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -11,6 +12,7 @@ from tests.support.messages import SLACK_TRAITS, WHATSAPP_TRAITS
 from threadline.core.normalized import Inbound
 from threadline.core.outcome import Outcome
 from threadline.core.pipeline import Pipeline, PipelineSettings
+from threadline.core.pipeline_steps import STEPS, Step
 from threadline.core.settings import (
     IdentitySettings,
     NotificationSettings,
@@ -64,6 +66,7 @@ def desk_pipeline(
     routing: RoutingSettings | None = None,
     notifications: NotificationSettings | None = None,
     suppress_bounced_for: timedelta = timedelta(days=30),
+    steps: Sequence[Step] = STEPS,
 ) -> DeskPipeline:
     """The pipeline as ``threadline run`` assembles it, with the listed channels' traits and
     those of WhatsApp and Slack, which core tests simulate."""
@@ -78,4 +81,4 @@ def desk_pipeline(
         traits={**channels.traits(), "whatsapp": WHATSAPP_TRAITS, "slack": SLACK_TRAITS},
         suppress_bounced_for={"email": suppress_bounced_for},
     )
-    return DeskPipeline(sessions, Pipeline(signer, settings, clock), clock, signer)
+    return DeskPipeline(sessions, Pipeline(signer, settings, clock, steps), clock, signer)

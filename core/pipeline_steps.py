@@ -1,0 +1,208 @@
+"""The steps every inbound message goes through, in order, each one small function of one
+shape, after Mailman's pipelines: ``step(work, message, settings)`` reads and fills the
+:class:`InFlight` message and returns an :class:`Outcome` to end its handling early, or None to
+go on. Adding a rule (an attachment policy, an SLA clock) is one function here and one line in
+:data:`STEPS`; each rule itself lives in a module of core named after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from threadline.core.agent_commands import AgentReply, apply_commands, parse_agent_reply
+from threadline.core.batch_work import BatchWork
+from threadline.core.bounces import record_bounces
+from threadline.core.channel_traits import ChannelTraits, traits_of
+from threadline.core.fanout import FanOut, fan_out
+from threadline.core.identity import Author, resolve_author
+from threadline.core.lifecycle import on_message
+from threadline.core.models import Ticket
+from threadline.core.normalized import Classification, Inbound
+from threadline.core.outcome import Outcome, Park
+from threadline.core.routing import assign, route
+from threadline.core.screening import outbound_allowed
+from threadline.core.settings import (
+    IdentitySettings,
+    NotificationSettings,
+    RoutingSettings,
+    ThreadingSettings,
+    TicketSettings,
+)
+from threadline.core.store import StoredMessage, open_ticket, store_attachments, store_message
+from threadline.core.threader import ThreadMatch, find_thread, record_refs
+from threadline.core.tokens import ReplyToken
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    identity: IdentitySettings
+    threading: ThreadingSettings
+    tickets: TicketSettings
+    routing: RoutingSettings
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    traits: Mapping[str, ChannelTraits] = field(default_factory=dict)
+    """Each channel's, by name; a channel not named has :data:`DEFAULT_TRAITS`."""
+    suppress_bounced_for: Mapping[str, timedelta] = field(default_factory=dict)
+    """Per channel, how long an address that bounced hard receives nothing; a channel not
+    named, or zero: never suppressed."""
+
+    @property
+    def reopen_window(self) -> timedelta:
+        return timedelta(days=self.threading.reopen_window_days)
+
+
+@dataclass
+class InFlight:
+    """One message on its way through the steps; each step fills what the later ones read
+    (a field read before the step that sets it runs is an AttributeError, a bug in the order)."""
+
+    inbound: Inbound
+    token: ReplyToken | None
+    author: Author = field(init=False)
+    match: ThreadMatch = field(init=False)
+    ticket: Ticket = field(init=False)
+    created: bool = False
+    allowed: bool = False
+    """Anything outbound may follow (not a storm from one sender)."""
+    reply: AgentReply | None = None
+    message: StoredMessage = field(init=False)
+
+
+Step = Callable[[BatchWork, InFlight, PipelineSettings], Outcome | None]
+
+
+def skip_our_own(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    if it.inbound.classification is Classification.LOOP:
+        return Outcome("ignored", reason="our own message came back (loop header)")
+    return None
+
+
+def identify(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    it.author = resolve_author(
+        work,
+        it.inbound.sender,
+        token=it.token,
+        settings=settings.identity,
+        traits=traits_of(settings.traits, it.inbound.channel),
+    )
+    return None
+
+
+def thread(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    it.match = find_thread(work, it.inbound, it.author, it.token, settings.reopen_window)
+    duplicate = it.match.duplicate_of
+    if duplicate is not None:
+        return Outcome("ignored", message_id=duplicate, reason=f"duplicate of message {duplicate}")
+    return None
+
+
+def ticket(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    """The thread's ticket; a message that continues nothing opens one, routed and assigned."""
+    if it.match.ticket is not None:
+        it.ticket = it.match.ticket
+        return None
+    if it.author.client_id is None:
+        raise Park(
+            "an agent's message matches no ticket: agents answer through a ticket's reply "
+            "address or thread"
+        )
+    routing = settings.routing
+    department_id = route(work.session, it.inbound.receiving_address, routing)
+    it.ticket = open_ticket(
+        work, it.inbound, it.author.client_id, department_id, it.match.previous_ticket_id
+    )
+    it.created = True
+    # An assignment row references the ticket, so the ticket is written first (unless nobody
+    # is ever assigned, the default: then the ticket stays buffered).
+    session = work.session if routing.assignment == "none" else work.written(it.ticket.id)
+    for agent in assign(session, it.ticket.id, department_id, routing.assignment, work.now):
+        work.assigned(it.ticket.id, agent)
+    return None
+
+
+def screen(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    limit = settings.tickets.sender_rate_limit
+    it.allowed = outbound_allowed(work, it.inbound, it.author, limit)
+    return None
+
+
+def store(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    """An agent's commands are read first: a reply that is only commands (``#close``) is kept
+    as the agent's internal note, so the ticket shows who did it, and nothing empty is sent."""
+    inbound = it.inbound
+    body, internal = inbound.body, False
+    if it.author.kind == "agent":
+        it.reply = parse_agent_reply(inbound.body)
+        body, internal = (it.reply.text, it.reply.internal) if it.reply.text else (body, True)
+    it.message = store_message(
+        work, it.ticket, it.author, body, channel=inbound.channel, internal=internal
+    )
+    store_attachments(work, it.message, inbound)
+    return None
+
+
+def bounces(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    inbound = it.inbound
+    if inbound.bounces:
+        suppress_for = settings.suppress_bounced_for.get(inbound.channel, timedelta(0))
+        record_bounces(work.session, inbound.channel, inbound.bounces, suppress_for, work.now)
+    return None
+
+
+def refs(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    record_refs(work, it.inbound, it.match, it.ticket.id, it.message.id)
+    return None
+
+
+def status(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    on_message(
+        it.ticket,
+        from_client=it.author.kind == "client",
+        internal=it.message.is_internal,
+        automatic=it.inbound.classification.is_automatic,
+        now=work.now,
+    )
+    return None
+
+
+def commands(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    """A command that cannot be applied leaves an internal note saying why."""
+    if it.reply is None:
+        return None
+    problems = apply_commands(work, it.ticket, it.reply.commands)
+    if problems:
+        note = "Commands not applied:\n" + "\n".join(problems)
+        store_message(work, it.ticket, None, note, channel=None, internal=True)
+    return None
+
+
+def notify(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    if it.allowed:
+        event = FanOut(
+            ticket=it.ticket,
+            message=it.message,
+            author=it.author,
+            channel=it.inbound.channel,
+            created_ticket=it.created,
+            acknowledge=settings.tickets.acknowledge_new_tickets,
+        )
+        fan_out(work, event, settings.notifications, settings.traits)
+    return None
+
+
+STEPS: tuple[Step, ...] = (
+    skip_our_own,
+    identify,
+    thread,
+    ticket,
+    screen,
+    store,
+    bounces,
+    refs,
+    status,
+    commands,
+    notify,
+)
+"""The order every message goes through."""
