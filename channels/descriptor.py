@@ -11,20 +11,21 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.channels.component import Service
 from threadline.core.channel_traits import ChannelTraits
-from threadline.core.intake import Intake
 from threadline.core.parsers import Parser
-from threadline.core.senders import Sender
 from threadline.core.settings import Section
-from threadline.core.tokens import TokenSigner
 
 if TYPE_CHECKING:
     # Not at run time: the descriptors are imported by every command and parse worker.
     from aiohttp import web
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from threadline.core.intake import Intake
+    from threadline.core.senders import Sender
+    from threadline.core.tokens import TokenSigner
 
 S = TypeVar("S", bound=Section)
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from threadline.channels.descriptor import Channel
-from threadline.core.intake import content_key
+from threadline.core.dedup import content_key
 from threadline.core.normalized import Inbound
 from threadline.core.outcome import Park
 

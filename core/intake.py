@@ -7,7 +7,6 @@ nothing and answers the first item's id, so redelivery is harmless.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -16,11 +15,10 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.core.bulk import BulkInsert
+from threadline.core.dedup import dedup_key
 from threadline.core.leased_queue import notify
 from threadline.core.models import InboundItem
 from threadline.core.storable import storable_document
-
-MAX_DEDUP_KEY = 255
 
 ROWS_PER_STATEMENT = 100
 """A looked-up key binds 2 parameters: 100 keys stay under 999, the lowest variable limit
@@ -48,20 +46,6 @@ class RawItem:
 class Accepted:
     id: int
     duplicate: bool
-
-
-def dedup_key(text: str) -> str:
-    """Keys longer than the column (some Message-IDs are), or that PostgreSQL cannot store
-    (with a NUL), are replaced by their digest."""
-    if len(text) <= MAX_DEDUP_KEY and "\x00" not in text:
-        return text
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def content_key(raw: bytes) -> str:
-    """For a channel that offers no id of its own (a pipe from an MTA): the same bytes twice are
-    the same delivery, whatever envelope came with them."""
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 class Intake:

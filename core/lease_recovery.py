@@ -9,9 +9,10 @@ their leases end, and the work is claimed again within a tick.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection, Table, func, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from threadline.core.advisory_keys import lock_key
 from threadline.core.leased_queue import PENDING, RELEASED
@@ -24,14 +25,7 @@ def presence_lock(worker_id: str) -> str:
 
 def release_all(connection: Connection, tables: Sequence[Table]) -> int:
     """Every lease of ``tables`` ends now; how many. Only where nobody else can hold one."""
-    released = 0
-    for table in tables:
-        released += connection.execute(
-            update(table)
-            .where(table.c.status == PENDING, table.c.lease_owner.is_not(None))
-            .values(**RELEASED)
-        ).rowcount
-    return released
+    return _release(connection, tables, lambda owner: owner.is_not(None))
 
 
 def release_orphaned(connection: Connection, tables: Sequence[Table]) -> int:
@@ -56,11 +50,20 @@ def release_orphaned(connection: Connection, tables: Sequence[Table]) -> int:
     ]
     if not orphaned:
         return 0
+    return _release(connection, tables, lambda owner: owner.in_(orphaned))
+
+
+def _release(
+    connection: Connection,
+    tables: Sequence[Table],
+    holders: Callable[[ColumnElement[str]], ColumnElement[bool]],
+) -> int:
+    """Ends the pending rows' leases whose holder ``holders`` selects; how many."""
     released = 0
     for table in tables:
         released += connection.execute(
             update(table)
-            .where(table.c.status == PENDING, table.c.lease_owner.in_(orphaned))
+            .where(table.c.status == PENDING, holders(table.c.lease_owner))
             .values(**RELEASED)
         ).rowcount
     return released

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from threadline.core.config_types import Secret
 from threadline.core.parsers import UnknownChannel
 from threadline.daemon import channels
-from threadline.daemon.jobs import unknown_jobs
+from threadline.daemon.scheduler_settings import unknown_jobs
 from threadline.daemon.settings import Settings, settings_model
 
 ENV_PREFIX = "THREADLINE_"

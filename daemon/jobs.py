@@ -16,14 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.core.lease_recovery import release_orphaned
 from threadline.core.models import InboundItem, OutboxItem
-from threadline.daemon.scheduler import Interval, Job, Schedule
-from threadline.daemon.scheduler_settings import SchedulerSettings, schedule_for
+from threadline.daemon.scheduler_settings import (
+    LEASE_RECOVERY,
+    schedule_for,
+)
+from threadline.daemon.schedules import Interval, Job, Schedule
 from threadline.daemon.settings import Settings
 from threadline.daemon.wake_hub import Topic, WakeHub
 
 QUEUES = (InboundItem.__table__, OutboxItem.__table__)
 LEASE_RECOVERY_S = 15
-JOB_IDS = ("intake_sweep", "outbox_sweep", "lease_recovery")
 
 
 def daemon_jobs(
@@ -40,24 +42,13 @@ def daemon_jobs(
         ),
     ]
     if postgresql:
-        defined.append(
-            ("lease_recovery", Interval(LEASE_RECOVERY_S), _recover(sessions, hub), True)
-        )
+        defined.append((LEASE_RECOVERY, Interval(LEASE_RECOVERY_S), _recover(sessions, hub), True))
     jobs = []
     for job_id, default, run, cluster_wide in defined:
         schedule = schedule_for(job_id, default, settings.scheduler)
         if schedule is not None:
             jobs.append(Job(job_id, run, schedule, cluster_wide))
     return jobs
-
-
-def unknown_jobs(settings: SchedulerSettings) -> list[str]:
-    """``[scheduler.jobs]`` entries that name no job: a typo would silently change nothing."""
-    return [
-        f"scheduler.jobs.{job_id}: no such job; the jobs are {', '.join(JOB_IDS)}"
-        for job_id in settings.jobs
-        if job_id not in JOB_IDS
-    ]
 
 
 def _wake(hub: WakeHub, topic: Topic) -> Callable[[datetime], None]:

@@ -29,7 +29,7 @@ import os
 import secrets
 import socket
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -39,8 +39,6 @@ from apscheduler.executors.base import BaseExecutor
 from apscheduler.job import Job as ScheduledJob
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,11 +46,9 @@ from threadline.channels.component import State, describe_error
 from threadline.core.db import unit_of_work, upsert_insert
 from threadline.core.models import JobTick
 from threadline.core.models.base import now_utc
+from threadline.daemon.schedules import EPOCH, Job
 
 NAME = "scheduler"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_JOB_ID = 100
-"""The length of ``job_ticks.job_id``."""
 MISFIRE_GRACE_S = 300
 """A tick found later than this (the host slept, the event loop stalled) is skipped rather than
 run at an odd time; the next tick runs as usual."""
@@ -61,66 +57,6 @@ TICK_RETENTION = timedelta(days=7)
 that tick (the misfire grace plus clock skew)."""
 
 _log = structlog.get_logger(__name__, component=NAME)
-
-
-@dataclass(frozen=True)
-class Interval:
-    """Every ``seconds``, at the multiples of it since the Unix epoch. Whole seconds, so every
-    daemon computes exactly the same ticks."""
-
-    seconds: int
-
-    def __post_init__(self) -> None:
-        if type(self.seconds) is not int or self.seconds < 1:
-            raise ValueError(
-                f"an interval is a whole number of seconds, at least 1: {self.seconds!r}"
-            )
-
-    def trigger(self) -> IntervalTrigger:
-        return IntervalTrigger(seconds=self.seconds, start_date=EPOCH, timezone=UTC)
-
-
-@dataclass(frozen=True)
-class Cron:
-    """A 5-field crontab expression, in UTC. Days of the week go by name (``mon-fri``):
-    APScheduler 3 counts 0 as Monday where cron counts it as Sunday, so a number there would
-    quietly run the job on another day."""
-
-    expression: str
-
-    def __post_init__(self) -> None:
-        try:
-            trigger = self.trigger()
-        except ValueError as error:
-            raise ValueError(f"invalid cron expression {self.expression!r}: {error}") from None
-        if any(character.isdigit() for character in self.expression.split()[4]):
-            raise ValueError(
-                f"invalid cron expression {self.expression!r}: name the days of the week "
-                "(mon, tue, ..., sun); APScheduler 3 counts 0 as Monday, cron as Sunday"
-            )
-        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
-            raise ValueError(f"invalid cron expression {self.expression!r}: it never fires")
-
-    def trigger(self) -> CronTrigger:
-        return CronTrigger.from_crontab(self.expression, timezone=UTC)
-
-
-Schedule = Interval | Cron
-
-
-@dataclass(frozen=True)
-class Job:
-    id: str
-    """Fixed: it keys the job's stats, its settings and its ``job_ticks`` rows."""
-    run: Callable[[datetime], None]
-    """Blocking work, run in a worker thread and given the tick it runs for (naive UTC)."""
-    schedule: Schedule
-    cluster_wide: bool = False
-    """Once per tick across every daemon sharing the database, rather than in each of them."""
-
-    def __post_init__(self) -> None:
-        if not 0 < len(self.id) <= MAX_JOB_ID:
-            raise ValueError(f"a job id has 1 to {MAX_JOB_ID} characters: {self.id!r}")
 
 
 @dataclass

@@ -6,7 +6,13 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from threadline.core.settings import Section
-from threadline.daemon.scheduler import Cron, Interval, Schedule
+from threadline.daemon.schedules import Cron, Interval, Schedule
+
+INTAKE_SWEEP = "intake_sweep"
+OUTBOX_SWEEP = "outbox_sweep"
+LEASE_RECOVERY = "lease_recovery"
+JOB_IDS = (INTAKE_SWEEP, OUTBOX_SWEEP, LEASE_RECOVERY)
+"""The daemon's jobs (``daemon/jobs.py``), the ids ``[scheduler.jobs]`` may name."""
 
 
 class JobSettings(Section):
@@ -50,3 +56,12 @@ def schedule_for(job_id: str, default: Schedule, settings: SchedulerSettings) ->
     if job.cron is not None:
         return Cron(job.cron)
     return default
+
+
+def unknown_jobs(settings: SchedulerSettings) -> list[str]:
+    """``[scheduler.jobs]`` entries that name no job: a typo would silently change nothing."""
+    return [
+        f"scheduler.jobs.{job_id}: no such job; the jobs are {', '.join(JOB_IDS)}"
+        for job_id in settings.jobs
+        if job_id not in JOB_IDS
+    ]

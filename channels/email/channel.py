@@ -1,15 +1,16 @@
 """The email channel as the daemon sees it: one descriptor.
 
-Only what every command needs is imported here (the parser, the accept-time key, the settings);
-the listener, the IMAP poller and the smarthost sender are imported when ``threadline run``
-builds them, so ``threadline ingest`` (run once per mail by an MTA) and the parse workers do
-not pay for aiosmtpd, imapclient and smtplib.
+Only what every command needs is imported here (the accept-time key, the settings); the parser
+on its first mail, and the listener, the IMAP poller and the smarthost sender when
+``threadline run`` builds them: ``threadline ingest``, run once per mail by an MTA, pays for
+none of lxml, aiosmtpd, imapclient and smtplib.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -17,7 +18,6 @@ from threadline.channels.component import Service, StartupError
 from threadline.channels.descriptor import Channel, ChannelContext, section
 from threadline.channels.email import CHANNEL
 from threadline.channels.email.dedup import mail_dedup_key
-from threadline.channels.email.parser import parse
 from threadline.channels.email.settings import (
     EmailSettings,
     ImapSettings,
@@ -25,7 +25,14 @@ from threadline.channels.email.settings import (
     SmtpSettings,
 )
 from threadline.core.channel_traits import ChannelTraits
+from threadline.core.normalized import Inbound
 from threadline.core.senders import Sender
+
+
+def _parse(raw: bytes, meta: Mapping[str, Any]) -> Inbound:
+    from threadline.channels.email.parser import parse
+
+    return parse(raw, meta)
 
 
 def _sender(context: ChannelContext) -> Sender:
@@ -67,7 +74,7 @@ def _suppress_bounced_for(settings: BaseModel) -> timedelta:
 
 EMAIL = Channel(
     name=CHANNEL,
-    parse=parse,
+    parse=_parse,
     dedup_key=mail_dedup_key,
     sections={
         "email": EmailSettings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from threadline.core.intake import content_key, dedup_key
+from threadline.core.dedup import content_key, dedup_key
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*((?:[^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*)", re.I | re.M)
 """The first Message-ID field with its folded lines: a scan, not a header parse, because

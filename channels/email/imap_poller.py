@@ -14,6 +14,7 @@ from storing anything twice.
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -111,6 +112,8 @@ class MailboxPoller:
         client.idle()
         deadline = time.monotonic() + timeout
         try:
+            if _already_read(client):
+                return True
             while not halt.is_set():
                 tick = min(IDLE_TICK_S, deadline - time.monotonic())
                 if tick <= 0:
@@ -235,3 +238,18 @@ def _by_size(mails: list[tuple[int, int]]) -> Iterator[list[int]]:
         total += size
     if chunk:
         yield chunk
+
+
+def _already_read(client: IMAPClient) -> bool:
+    """Mail that arrived between the last poll and IDLE is reported with IDLE's continuation,
+    often in the same packet: imaplib reads it into its buffer with the continuation, where a
+    wait on the socket never sees it, and the mail would wait for the next poll."""
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return bool(client._imap.file.peek(1))
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False
+    finally:
+        sock.settimeout(timeout)

@@ -6,7 +6,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from threadline.core.intake import ROWS_PER_STATEMENT, Accepted, Intake, RawItem, content_key
+from threadline.core.dedup import content_key
+from threadline.core.intake import ROWS_PER_STATEMENT, Accepted, Intake, RawItem
 from threadline.core.models import InboundItem
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.handlers import clients_named
-from tests.support.hanging_processor import half_done
+from tests.support.hanging_processor import half_done, kill_while_handling
 from tests.support.messages import email
 from threadline.channels import normalized
 from threadline.core.models import InboundItem, Message
@@ -43,16 +43,6 @@ def threadline(
     )
 
 
-def wait_for_output(process: subprocess.Popen[bytes], output: Path, text: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if text in output.read_text():
-            return
-        assert process.poll() is None, output.read_text()
-        time.sleep(0.05)
-    raise AssertionError(f"no {text!r} within {WAIT_S} s: {output.read_text()}")
-
-
 def the_item(sessions: sessionmaker[Session]) -> InboundItem:
     with sessions() as session:
         return session.scalars(select(InboundItem)).one()
@@ -66,20 +56,7 @@ def test_an_item_accepted_then_killed_mid_batch_is_processed_exactly_once_after_
     ingested = threadline(env, "ingest", "--channel", "normalized", stdin=mail)
     assert ingested.returncode == 0, ingested.stderr
 
-    output = tmp_path / "hanging.out"
-    with output.open("wb") as out:
-        hanging = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.hanging_processor"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-        )
-    try:
-        wait_for_output(hanging, output, "handling 1")
-    finally:
-        hanging.kill()
-        hanging.wait(timeout=WAIT_S)
+    kill_while_handling(env, tmp_path)
 
     killed = the_item(sessions)
     assert (killed.status, killed.attempts) == ("pending", 0)
@@ -110,20 +87,7 @@ def test_items_a_killed_processor_had_leased_are_processed_right_after_the_daemo
     del env["THREADLINE_INTAKE__LEASE"]
     mail = normalized.encode(email("ada@example.com", "<killed@example.com>"))
     assert threadline(env, "ingest", "--channel", "normalized", stdin=mail).returncode == 0
-    output = tmp_path / "hanging.out"
-    with output.open("wb") as out:
-        hanging = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.hanging_processor"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-        )
-    try:
-        wait_for_output(hanging, output, "handling 1")
-    finally:
-        hanging.kill()
-        hanging.wait(timeout=WAIT_S)
+    kill_while_handling(env, tmp_path)
     assert the_item(sessions).lease_expires_at > now_utc() + timedelta(minutes=4)
 
     start_daemon(db_url)

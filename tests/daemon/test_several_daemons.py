@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.hanging_processor import kill_while_handling
 from tests.support.messages import email
 from threadline.channels import normalized
 from threadline.core.models import InboundItem, JobTick
@@ -111,25 +112,7 @@ def test_work_leased_by_a_worker_that_died_is_taken_again_within_a_tick(
     """Its presence lock went with its connection: the next ``lease_recovery`` tick frees the
     lease (five minutes by default) and wakes the daemons."""
     ingest(db_url, 1)
-    output = tmp_path / "hanging.out"
-    env = {"THREADLINE_DATABASE__URL": db_url, "PATH": "/usr/bin:/bin"}
-    with output.open("wb") as out:
-        hanging = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.hanging_processor"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=Path(__file__).resolve().parents[2],
-        )
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while "handling 1" not in output.read_text():
-            assert hanging.poll() is None, output.read_text()
-            assert time.monotonic() < deadline, output.read_text()
-            time.sleep(0.05)
-    finally:
-        hanging.kill()
-        hanging.wait(timeout=WAIT_S)
+    kill_while_handling({"THREADLINE_DATABASE__URL": db_url, "PATH": "/usr/bin:/bin"}, tmp_path)
 
     every_second = {"THREADLINE_SCHEDULER__JOBS": '{"lease_recovery": {"interval": 1}}'}
     start_daemon(db_url, env={**SLOW_SWEEPS, **every_second})

@@ -8,7 +8,10 @@ are written inside the open batch transaction, it prints ``handling <id>`` and w
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +23,7 @@ from threadline.daemon.config import load_settings
 
 HANG_S = 60.0
 """Bounded, so a test that fails to kill this process does not leave it behind for long."""
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def half_done(item_id: int) -> str:
@@ -32,6 +36,31 @@ def hang(session: Session, item: InboundItem) -> Outcome:
     print(f"handling {item.id}", flush=True)
     time.sleep(HANG_S)
     raise TimeoutError("nobody killed this processor")
+
+
+def kill_while_handling(
+    env: dict[str, str], directory: Path, item_id: int = 1, timeout: float = 30.0
+) -> None:
+    """Run this processor with ``env`` until it is handling ``item_id``, then SIGKILL it: the
+    item stays leased to a process that is gone, its batch rolled back."""
+    output = directory / "hanging.out"
+    with output.open("wb") as out:
+        hanging = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.hanging_processor"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while f"handling {item_id}" not in output.read_text():
+            assert hanging.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, f"not handling within {timeout} s"
+            time.sleep(0.05)
+    finally:
+        hanging.kill()
+        hanging.wait(timeout=timeout)
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from threadline.channels.email.dedup import mail_dedup_key
-from threadline.core.intake import content_key
+from threadline.core.dedup import content_key
 
 
 def test_the_message_id_is_the_key_whatever_else_differs():

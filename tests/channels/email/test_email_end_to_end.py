@@ -63,6 +63,7 @@ QUOTE = (
 )
 """What a mail client puts below a reply: the attribution line and the quoted mail."""
 
+LOG_TAIL = 20_000
 T = TypeVar("T")
 
 
@@ -210,6 +211,8 @@ def desk(
             )
         finally:
             daemon.kill()
+            # Shown by pytest when the test fails: where a mail stopped.
+            print(f"daemon log:\n{daemon.stdout[-LOG_TAIL:]}{daemon.stderr[-LOG_TAIL:]}")
 
 
 def test_a_conversation_by_mail_threads_every_turn_into_one_ticket(desk: Desk) -> None:

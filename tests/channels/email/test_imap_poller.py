@@ -3,6 +3,8 @@ acknowledges, and what survives a crash, a recreated folder or an oversized mail
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -247,3 +249,24 @@ def test_without_move_or_uidplus_mail_is_copied_then_deleted_and_expunged(
     assert account.uids() == []
     assert len(account.uids("Archive")) == (2 if after == "move" else 0)
     assert [item.dedup_key for item in queued(sessions)] == keys(1, 2)
+
+
+@pytest.mark.parametrize("security", ["none", "ssl"])
+def test_mail_arriving_between_a_poll_and_its_idle_is_reported_at_once(
+    account: Account, sessions: sessionmaker[Session], security: str
+):
+    """The server reports it together with IDLE's continuation, in one packet that imaplib
+    reads into its buffer: a wait that only watched the socket missed it until the next poll
+    (a minute by default)."""
+    tls = {"port": account.server.ssl_port, "tls_ca_file": str(account.server.ca_file)}
+    settings = mailbox(account, security=security, **(tls if security == "ssl" else {}))
+    polling = poller(settings, sessions)
+    try:
+        assert drain(polling) == 0
+        account.append(mail(1))
+        started = time.monotonic()
+        assert polling.wait_for_mail(timeout=10.0, halt=threading.Event())
+        assert time.monotonic() - started < 2.0
+        assert drain(polling) == 1
+    finally:
+        polling.close()

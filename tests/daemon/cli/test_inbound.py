@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.daemon.cli.conftest import Threadline, columns
 from tests.support.handlers import Poison, ignore, park, store_message
-from threadline.core.intake import Intake, RawItem, content_key
+from threadline.core.dedup import content_key
+from threadline.core.intake import Intake, RawItem
 from threadline.core.models import InboundItem
 from threadline.core.processor import ItemHandler, Processor, Tally, one_at_a_time
 from threadline.core.settings import IntakeSettings

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.daemon.cli.conftest import Threadline
 from tests.support.daemon import free_port
-from threadline.core.intake import content_key
+from threadline.core.dedup import content_key
 from threadline.core.models import InboundItem
 
 THREADLINE = str(Path(sys.executable).with_name("threadline"))
