@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Table, bindparam, or_, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from threadline.core.backoff import Backoff
+from threadline.core.storable import without_nul
 
 Observe = Callable[[str, str, datetime], None]
 """Told of every try after its commit: the channel, how it ended (``done``, ``ignored``,
@@ -66,7 +67,7 @@ def new_worker_id() -> str:
 def first_line(error: BaseException) -> str:
     """The message's first line, bounded and without NUL (PostgreSQL text refuses it), for an
     error whose message is written for an operator."""
-    lines = str(error).replace("\x00", "").strip().splitlines()
+    lines = without_nul(str(error)).strip().splitlines()
     line = lines[0] if lines else ""
     return line if len(line) <= MAX_ERROR_CHARS else line[: MAX_ERROR_CHARS - 1] + "…"
 
