@@ -10,19 +10,18 @@ import json
 import smtplib
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.daemon import DaemonProcess, free_port, write_config
+from tests.support.daemon import DaemonProcess, eventually, free_port, write_config
 from tests.support.smtp_sink import SmtpSink
 from threadline.core.models import ClientExternalId, InboundItem, Message, Ticket
 
@@ -31,16 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CUSTOMER = "+14155550100"
 AGENT = "grace@staff.example"
 WAIT_S = 10.0
-T = TypeVar("T")
-
-
-def eventually(what: str, check: Callable[[], T | None]) -> T:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"not within {WAIT_S} s: {what}")
 
 
 @dataclass

@@ -15,13 +15,14 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import structlog
 
 THREADLINE = Path(sys.executable).parent / "threadline"
 START_TIMEOUT_S = 15.0
+T = TypeVar("T")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -207,3 +208,13 @@ def restore_logging() -> Iterator[None]:
     root.handlers[:] = handlers
     root.setLevel(level)
     structlog.reset_defaults()
+
+
+def eventually(what: str, check: Callable[[], T | None], timeout: float = 10.0) -> T:
+    """``check``'s first truthy answer; fails saying what did not happen in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"not within {timeout} s: {what}")

@@ -17,17 +17,16 @@ import re
 import smtplib
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.daemon import THREADLINE, DaemonProcess, free_port, write_config
+from tests.support.daemon import THREADLINE, DaemonProcess, eventually, free_port, write_config
 from tests.support.dovecot import PASSWORD, Account
 from tests.support.imap import mailbox_toml
 from tests.support.smtp_sink import Received, SmtpSink
@@ -64,7 +63,6 @@ QUOTE = (
 """What a mail client puts below a reply: the attribution line and the quoted mail."""
 
 LOG_TAIL = 20_000
-T = TypeVar("T")
 
 
 @dataclass
@@ -125,16 +123,6 @@ class Desk:
         return [
             line for line in self.daemon.log_lines() if line.get("level") in {"error", "critical"}
         ]
-
-
-def eventually(what: str, check: Callable[[], T | None], timeout: float = WAIT_S) -> T:
-    """``check``'s first truthy answer; fails saying what did not happen in time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"not within {timeout} s: {what}")
 
 
 def mail(body: str, **headers: str) -> bytes:
