@@ -62,7 +62,10 @@ class PagerSender:
             raise PermanentSendError(f"no outbox directory {self._outbox}")
         provider_id = f"out-{item.id}"
         page = {"to": item.recipient, "text": item.payload.get("body", ""), "kind": item.kind}
-        (self._outbox / f"{provider_id}.json").write_text(json.dumps(page))
+        # Whole or not at all, as a provider takes a message: a reader never sees it half written.
+        partial = self._outbox / f"{provider_id}.partial"
+        partial.write_text(json.dumps(page))
+        partial.replace(self._outbox / f"{provider_id}.json")
         return SendResult(provider_id)
 
 
