@@ -41,23 +41,12 @@ class NotificationListener:
         self._conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._hub = hub
         self._backoff = backoff
-        self._state = State.STARTING
-        self._last_error: str | None = None
+        self.name = NAME
+        self.state = State.STARTING
+        self.last_error: str | None = None
         self._stop = threading.Event()
         self._listening = threading.Event()
         self._thread: asyncio.Future[None] | None = None
-
-    @property
-    def name(self) -> str:
-        return NAME
-
-    @property
-    def state(self) -> State:
-        return self._state
-
-    @property
-    def last_error(self) -> str | None:
-        return self._last_error
 
     async def start(self) -> None:
         """Returns once listening (or failing to): a commit after the start is never missed
@@ -69,7 +58,7 @@ class NotificationListener:
         self._stop.set()
         if self._thread is not None:
             await asyncio.wait([self._thread], timeout=timeout)
-        self._state = State.STOPPED
+        self.state = State.STOPPED
 
     def _listen(self) -> None:
         failures = 0
@@ -79,10 +68,10 @@ class NotificationListener:
                 self._serve()
             except psycopg.Error as error:
                 failures += 1
-                self._state = State.FAILING
-                self._last_error = describe_error(error)
+                self.state = State.FAILING
+                self.last_error = describe_error(error)
                 self._listening.set()
-                _log.warning("listening for notifications failed", error=self._last_error)
+                _log.warning("listening for notifications failed", error=self.last_error)
                 self._stop.wait(self._backoff.delay(failures, rng))
             else:
                 return
@@ -93,7 +82,7 @@ class NotificationListener:
         ) as connection:
             for channel in CHANNELS:
                 connection.execute(f"LISTEN {channel}")
-            self._state, self._last_error = State.IDLE, None
+            self.state, self.last_error = State.IDLE, None
             self._listening.set()
             # Work committed while not listening was found by no notification: look now.
             for topic in CHANNELS.values():

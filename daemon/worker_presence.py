@@ -18,27 +18,17 @@ NAME = "presence"
 class WorkerPresence:
     def __init__(self, url: URL, worker_ids: Sequence[str]) -> None:
         self._locks = [AdvisoryLock(url, presence_lock(worker_id)) for worker_id in worker_ids]
-        self._state = State.STARTING
-
-    @property
-    def name(self) -> str:
-        return NAME
-
-    @property
-    def state(self) -> State:
-        return self._state
-
-    @property
-    def last_error(self) -> str | None:
-        return None
+        self.name = NAME
+        self.state = State.STARTING
+        self.last_error: str | None = None
 
     async def start(self) -> None:
         for lock in self._locks:
             if not await asyncio.to_thread(lock.try_hold):
                 raise StartupError(f"another process holds {lock.name}; worker ids must differ")
-        self._state = State.IDLE
+        self.state = State.IDLE
 
     async def close(self, timeout: float) -> None:
         for lock in self._locks:
             await asyncio.to_thread(lock.dispose)
-        self._state = State.STOPPED
+        self.state = State.STOPPED
