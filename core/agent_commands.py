@@ -96,7 +96,7 @@ def _apply(work: BatchWork, ticket: Ticket, command: Command) -> str | None:
         if user_id is None:
             return "no user with that email"
         _insert_ignore(session, ticket_assignments, ticket_id=ticket.id, user_id=user_id)
-        work.assigned(ticket.id, user_id)
+        work.tickets.assigned(ticket.id, user_id)
     elif command.name == "tag":
         name = argument.lower()
         if not name or len(name) > 100:

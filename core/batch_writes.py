@@ -7,14 +7,21 @@ writes them all in foreign-key order, one statement per table, whatever the batc
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from threadline.core.bulk import BulkInsert
 from threadline.core.models import Attachment, Blob, Message, MessageRef, Notification, Ticket
-from threadline.core.outbox import insert_outbox_rows
+from threadline.core.outbox import Outgoing, insert_outbox_rows, outbox_row
+from threadline.core.rows import (
+    AttachmentRow,
+    BlobRow,
+    MessageRow,
+    NotificationRow,
+    RefClaim,
+    RefRow,
+    as_mappings,
+)
 
 _INSERT_MESSAGES = BulkInsert(
     Message.__table__,
@@ -59,31 +66,33 @@ class BatchWrites:
     def __init__(self) -> None:
         self.tickets: dict[int, Ticket] = {}
         """Tickets the batch opens, not yet written."""
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[MessageRow] = []
         """Messages not yet written (a count of recent messages adds them)."""
-        self._refs: list[dict[str, Any]] = []
-        self._claims: list[dict[str, Any]] = []
-        self._notifications: list[dict[str, Any]] = []
-        self._outbox: list[dict[str, Any]] = []
-        self._blobs: dict[str, dict[str, Any]] = {}
-        self._attachments: list[dict[str, Any]] = []
+        self._refs: list[RefRow] = []
+        self._claims: list[RefClaim] = []
+        self._notifications: list[NotificationRow] = []
+        self._outbox: list[Outgoing] = []
+        self._blobs: dict[str, BlobRow] = {}
+        self._attachments: list[AttachmentRow] = []
 
-    def ref(self, row: dict[str, Any]) -> None:
+    def message(self, row: MessageRow) -> None:
+        self.messages.append(row)
+
+    def ref(self, row: RefRow) -> None:
         self._refs.append(row)
 
-    def claim(self, row: dict[str, Any]) -> None:
-        """A ref stored as only referenced becomes a message's own id."""
+    def claim(self, row: RefClaim) -> None:
         self._claims.append(row)
 
-    def notification(self, row: dict[str, Any]) -> None:
+    def notification(self, row: NotificationRow) -> None:
         self._notifications.append(row)
 
-    def outbox(self, row: dict[str, Any]) -> None:
-        self._outbox.append(row)
+    def outbox(self, outgoing: Outgoing) -> None:
+        self._outbox.append(outgoing)
 
-    def attachment(self, blob: dict[str, Any], row: dict[str, Any]) -> None:
+    def attachment(self, blob: BlobRow, row: AttachmentRow) -> None:
         """Content is stored once per digest."""
-        self._blobs.setdefault(blob["sha256"], blob)
+        self._blobs.setdefault(blob.sha256, blob)
         self._attachments.append(row)
 
     def flush(self, session: Session) -> None:
@@ -101,17 +110,17 @@ class BatchWrites:
                 make_transient_to_detached(ticket)
                 session.add(ticket)
         session.flush()
-        _INSERT_BLOBS.execute(connection, list(self._blobs.values()))
+        _INSERT_BLOBS.execute(connection, as_mappings(list(self._blobs.values())))
         for statement, rows in (
             (_INSERT_MESSAGES, self.messages),
             (_INSERT_ATTACHMENTS, self._attachments),
             (_INSERT_REFS, self._refs),
         ):
-            statement.execute(connection, rows)
+            statement.execute(connection, as_mappings(rows))
         if self._claims:
-            connection.execute(_CLAIM_REFS, self._claims)
-        _INSERT_NOTIFICATIONS.execute(connection, self._notifications)
-        insert_outbox_rows(connection, self._outbox)
+            connection.execute(_CLAIM_REFS, as_mappings(self._claims))
+        _INSERT_NOTIFICATIONS.execute(connection, as_mappings(self._notifications))
+        insert_outbox_rows(connection, [outbox_row(outgoing) for outgoing in self._outbox])
         for buffer in (
             self.messages,
             self._attachments,

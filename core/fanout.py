@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from threadline.core.agent_addresses import AgentAddresses, agent_addresses
+from threadline.core.agent_roster import agent_roster
 from threadline.core.batch_work import BatchWork
 from threadline.core.channel_traits import ChannelTraits, traits_of
 from threadline.core.external_ids import matching_types
 from threadline.core.identity import Author
 from threadline.core.models import ClientExternalId, Message, Ticket
-from threadline.core.outbox import Outgoing, outbox_row
+from threadline.core.outbox import Outgoing
+from threadline.core.rows import NotificationRow
 from threadline.core.settings import NotificationSettings
 from threadline.core.store import StoredMessage, store_message
 
@@ -51,16 +53,14 @@ def fan_out(
     queued = _notify_agents(work, event, agent_addresses(work, notifications.channel, traits))
     if event.created_ticket and event.acknowledge:
         work.writes.outbox(
-            outbox_row(
-                Outgoing(
-                    channel=event.channel,
-                    kind="acknowledgement",
-                    recipient=event.author.address,
-                    payload=_payload(event),
-                    idempotency_key=f"ack:{event.ticket.id}",
-                    ticket_id=event.ticket.id,
-                    message_id=event.message.id,
-                )
+            Outgoing(
+                channel=event.channel,
+                kind="acknowledgement",
+                recipient=event.author.address,
+                payload=_payload(event),
+                idempotency_key=f"ack:{event.ticket.id}",
+                ticket_id=event.ticket.id,
+                message_id=event.message.id,
             )
         )
         queued += 1
@@ -112,16 +112,14 @@ def _reply_to_client(work: BatchWork, event: FanOut, traits: Mapping[str, Channe
         )
         return 0
     work.writes.outbox(
-        outbox_row(
-            Outgoing(
-                channel=channel,
-                kind="reply",
-                recipient=recipient,
-                payload=_payload(event),
-                idempotency_key=f"reply:{event.message.id}",
-                ticket_id=ticket.id,
-                message_id=event.message.id,
-            )
+        Outgoing(
+            channel=channel,
+            kind="reply",
+            recipient=recipient,
+            payload=_payload(event),
+            idempotency_key=f"reply:{event.message.id}",
+            ticket_id=ticket.id,
+            message_id=event.message.id,
         )
     )
     return 1
@@ -137,30 +135,20 @@ def _notify_agents(work: BatchWork, event: FanOut, addresses: AgentAddresses) ->
     created_at = event.message.created_at
     queued = 0
     for user_id, email in agents:
-        work.writes.notification(
-            {
-                "user_id": user_id,
-                "ticket_id": ticket.id,
-                "type": kind,
-                "content": content,
-                "created_at": created_at,
-            }
-        )
+        work.writes.notification(NotificationRow(user_id, ticket.id, kind, content, created_at))
         destination = addresses.of(user_id, email)
         if destination is None:
             continue
         channel, recipient = destination
         work.writes.outbox(
-            outbox_row(
-                Outgoing(
-                    channel=channel,
-                    kind="notification",
-                    recipient=recipient,
-                    payload={**_payload(event), "type": kind, "agent_id": user_id},
-                    idempotency_key=f"notification:{event.message.id}:{user_id}",
-                    ticket_id=ticket.id,
-                    message_id=event.message.id,
-                )
+            Outgoing(
+                channel=channel,
+                kind="notification",
+                recipient=recipient,
+                payload={**_payload(event), "type": kind, "agent_id": user_id},
+                idempotency_key=f"notification:{event.message.id}:{user_id}",
+                ticket_id=ticket.id,
+                message_id=event.message.id,
             )
         )
         queued += 1
@@ -169,9 +157,10 @@ def _notify_agents(work: BatchWork, event: FanOut, addresses: AgentAddresses) ->
 
 def _agents_to_notify(work: BatchWork, ticket: Ticket) -> list[tuple[int, str]]:
     """The assignees, else the department's agents, else every agent: someone must hear."""
-    agents = work.agents()
-    assigned = work.assignees(ticket.id)
-    members = work.department_members(ticket.department_id)
+    roster = agent_roster(work)
+    agents = roster.agents
+    assigned = work.tickets.assignees(ticket.id)
+    members = roster.department_members(ticket.department_id)
     for chosen in (
         [agent for agent in agents if agent[0] in assigned],
         [agent for agent in agents if agent[0] in members],

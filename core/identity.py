@@ -15,7 +15,8 @@ from typing import Literal
 from sqlalchemy import bindparam, delete
 
 from threadline.core.admin.names import NAME_LENGTH
-from threadline.core.batch_work import BatchWork, agent_account
+from threadline.core.agent_roster import agent_roster
+from threadline.core.batch_work import BatchWork
 from threadline.core.bulk import BulkInsert
 from threadline.core.channel_traits import ChannelTraits, traits_of
 from threadline.core.external_ids import (
@@ -25,6 +26,7 @@ from threadline.core.external_ids import (
     matching_types,
     normalize,
 )
+from threadline.core.known_senders import agent_account
 from threadline.core.models import Client, ClientExternalId, User
 from threadline.core.normalized import Classification, Inbound, SenderIdentity
 from threadline.core.outcome import Park
@@ -103,15 +105,15 @@ def _token_agent(work: BatchWork, agent_id: int, type: str, address: str) -> Aut
 
 def _is_agent_id(work: BatchWork, type: str, address: str) -> bool:
     if type == USER_EMAIL_TYPE:
-        return address in work.agent_addresses()
+        return address in agent_roster(work).addresses
     return bool(_account_owners(work, type, address))
 
 
 def _account_owners(work: BatchWork, type: str, address: str) -> set[int]:
     """The agents who linked ``address`` as their account at the provider ``type``."""
     account = agent_account(type)
-    rows = work.owner_rows(type, address)
-    return {owner for owner_type, owner, _row in rows if owner_type == account}
+    owners = work.senders.owners(type, address)
+    return {owner.owner_id for owner in owners if owner.type == account}
 
 
 def _known(work: BatchWork, type: str, address: str, traits: ChannelTraits) -> Author | None:
@@ -121,16 +123,16 @@ def _known(work: BatchWork, type: str, address: str, traits: ChannelTraits) -> A
     types = matching_types(type)
     account = agent_account(type) if traits.verifies_sender else None
     ranked = sorted(
-        (0 if owner_type == account else 1 if owner_type == type else 2, row_id, owner)
-        for owner_type, owner, row_id in work.owner_rows(type, address)
-        if owner_type in types or owner_type == account
+        (0 if owner.type == account else 1 if owner.type == type else 2, owner.row_id, owner)
+        for owner in work.senders.owners(type, address)
+        if owner.type in types or owner.type == account
     )
     if not ranked:
         return None
     rank, _row_id, owner = ranked[0]
     if rank == 0:
-        return Author("agent", None, owner, address)
-    return Author("client", owner, None, address)
+        return Author("agent", None, owner.owner_id, address)
+    return Author("client", owner.owner_id, None, address)
 
 
 _clients = Client.__table__
@@ -210,9 +212,9 @@ def _create_clients(work: BatchWork, names: dict[tuple[str, str], str]) -> None:
         ],
     )
     for type, value, client_id, row_id in stored:
-        work.added_owner(type, value, client_id, row_id)
+        work.senders.added(type, value, client_id, row_id)
     lost = names.keys() - {(type, value) for type, value, _client, _row in stored}
     if lost:
         connection.execute(_DROP_CLIENTS, {"ids": [client_ids[key] for key in lost]})
         for key in lost:
-            work.forget_owner(*key)
+            work.senders.forget(*key)

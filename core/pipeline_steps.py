@@ -118,7 +118,7 @@ def ticket(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome
     # is ever assigned, the default: then the ticket stays buffered).
     session = work.session if routing.assignment == "none" else work.written(it.ticket.id)
     for agent in assign(session, it.ticket.id, department_id, routing.assignment, work.now):
-        work.assigned(it.ticket.id, agent)
+        work.tickets.assigned(it.ticket.id, agent)
     return None
 
 

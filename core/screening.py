@@ -19,4 +19,4 @@ def outbound_allowed(work: BatchWork, inbound: Inbound, author: Author, limit: i
         return False
     if author.kind != "client" or author.client_id is None:
         return True
-    return work.recent_messages(author.client_id, work.now - RATE_WINDOW) < limit
+    return work.recent.since(author.client_id, work.now - RATE_WINDOW) < limit

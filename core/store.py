@@ -11,6 +11,7 @@ from threadline.core.batch_work import BatchWork
 from threadline.core.identity import Author
 from threadline.core.models import Ticket
 from threadline.core.normalized import Inbound
+from threadline.core.rows import AttachmentRow, BlobRow, MessageRow
 from threadline.core.storable import without_nul
 
 TITLE_LENGTH = 255
@@ -51,7 +52,7 @@ def open_ticket(
         updated_at=now,
         closed_at=None,
     )
-    work.opened(ticket)
+    work.tickets.opened(ticket)
     return ticket
 
 
@@ -76,17 +77,19 @@ def store_message(
     """``author`` None is a system message (always internal: it is the desk talking to itself)."""
     internal = internal or author is None
     body = without_nul(body)
-    message_id = work.add_message(
-        {
-            "ticket_id": ticket.id,
-            "user_id": author.user_id if author and author.kind == "agent" else None,
-            "client_id": author.client_id if author and author.kind == "client" else None,
-            "body": body,
-            "is_system_message": author is None,
-            "channel": channel,
-            "is_internal": internal,
-            "created_at": work.now,
-        }
+    message_id = work.ids.next("messages")
+    work.add_message(
+        MessageRow(
+            id=message_id,
+            ticket_id=ticket.id,
+            user_id=author.user_id if author and author.kind == "agent" else None,
+            client_id=author.client_id if author and author.kind == "client" else None,
+            body=body,
+            is_system_message=author is None,
+            channel=channel,
+            is_internal=internal,
+            created_at=work.now,
+        )
     )
     return StoredMessage(message_id, ticket.id, body, internal, work.now)
 
@@ -94,14 +97,15 @@ def store_message(
 def store_attachments(work: BatchWork, message: StoredMessage, inbound: Inbound) -> None:
     for attachment in inbound.attachments:
         digest = hashlib.sha256(attachment.content).hexdigest()
+        size = len(attachment.content)
         work.writes.attachment(
-            {"sha256": digest, "size": len(attachment.content), "content": attachment.content},
-            {
-                "message_id": message.id,
-                "filename": without_nul(attachment.filename)[:255],
-                "content_type": without_nul(attachment.content_type)[:255],
-                "size": len(attachment.content),
-                "sha256": digest,
-                "content_id": attachment.content_id,
-            },
+            BlobRow(digest, size, attachment.content),
+            AttachmentRow(
+                message_id=message.id,
+                filename=without_nul(attachment.filename)[:255],
+                content_type=without_nul(attachment.content_type)[:255],
+                size=size,
+                sha256=digest,
+                content_id=attachment.content_id,
+            ),
         )

@@ -99,21 +99,21 @@ def find_thread(
 def _match(
     work: BatchWork, inbound: Inbound, author: Author, token: ReplyToken | None
 ) -> ThreadMatch:
-    rows = work.refs(inbound.channel, thread_keys(inbound))
-    known = frozenset(row[0] for row in rows)
+    refs = work.refs.of(inbound.channel, thread_keys(inbound))
+    known = frozenset(ref.external_id for ref in refs)
     own_id = inbound.hints.own_id
-    for external_id, _ticket_id, message_id in rows:
-        if external_id == own_id and message_id is not None:
-            return ThreadMatch(None, "duplicate", duplicate_of=message_id, known_refs=known)
+    for ref in refs:
+        if ref.external_id == own_id and ref.message_id is not None:
+            return ThreadMatch(None, "duplicate", duplicate_of=ref.message_id, known_refs=known)
     if author.claims_agent:
         return ThreadMatch(None, "new", known_refs=known)
     if token is not None:
-        ticket = work.ticket(token.ticket_id)
+        ticket = work.tickets.get(token.ticket_id)
         if ticket is not None:
             return ThreadMatch(ticket, "token", known_refs=known)
-    ticket_ids = sorted({ticket_id for _external_id, ticket_id, _message_id in rows})
+    ticket_ids = sorted({ref.ticket_id for ref in refs})
     if ticket_ids:
-        survivor = work.ticket(ticket_ids[0])
+        survivor = work.tickets.get(ticket_ids[0])
         assert survivor is not None, "message_refs.ticket_id is a foreign key"
         if len(ticket_ids) > 1:
             merge_tickets(work.flush(), survivor, ticket_ids[1:], work.now)
@@ -121,11 +121,11 @@ def _match(
         return ThreadMatch(survivor, "reference", known_refs=known)
     tag = inbound.hints.subject_tag
     if tag is not None:
-        ticket = work.ticket(tag)
+        ticket = work.tickets.get(tag)
         if ticket is not None and (author.kind == "agent" or ticket.client_id == author.client_id):
             return ThreadMatch(ticket, "subject_tag", known_refs=known)
     if inbound.hints.threadless and author.client_id is not None:
-        latest = work.latest_ticket(author.client_id)
+        latest = work.tickets.latest(author.client_id)
         if latest is not None:
             return ThreadMatch(latest, "latest", known_refs=known)
     return ThreadMatch(None, "new", known_refs=known)
@@ -152,8 +152,8 @@ def surely_new_tickets(
             or inbound.hints.subject_tag is not None
             or inbound.classification is Classification.LOOP
             or seen.intersection(keys)
-            or work.refs(inbound.channel, [key for _channel, key in keys])
-            or (inbound.hints.threadless and (sender is None or work.owner_rows(*sender)))
+            or work.refs.of(inbound.channel, [key for _channel, key in keys])
+            or (inbound.hints.threadless and (sender is None or work.senders.owners(*sender)))
         ):
             count += 1
         seen.update(keys)
@@ -167,9 +167,9 @@ def record_refs(
     own_id = inbound.hints.own_id
     for key in thread_keys(inbound):
         if key not in match.known_refs:
-            work.add_ref(inbound.channel, key, ticket_id, message_id if key == own_id else None)
+            work.refs.add(inbound.channel, key, ticket_id, message_id if key == own_id else None)
     if own_id in match.known_refs:
-        work.claim_ref(inbound.channel, own_id, message_id)
+        work.refs.claim(inbound.channel, own_id, message_id)
 
 
 def merge_tickets(
