@@ -7,6 +7,8 @@ writes them all in foreign-key order, one statement per table, whatever the batc
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -20,26 +22,10 @@ from threadline.core.rows import (
     NotificationRow,
     RefClaim,
     RefRow,
-    as_mappings,
 )
 
-_INSERT_MESSAGES = BulkInsert(
-    Message.__table__,
-    (
-        "id",
-        "ticket_id",
-        "user_id",
-        "client_id",
-        "body",
-        "is_system_message",
-        "channel",
-        "is_internal",
-        "created_at",
-    ),
-)
-_INSERT_REFS = BulkInsert(
-    MessageRef.__table__, ("channel", "external_id", "ticket_id", "message_id", "created_at")
-)
+_INSERT_MESSAGES = BulkInsert(Message.__table__, MessageRow._fields)
+_INSERT_REFS = BulkInsert(MessageRef.__table__, RefRow._fields)
 _CLAIM_REFS = (
     update(MessageRef)
     .where(
@@ -48,18 +34,12 @@ _CLAIM_REFS = (
     )
     .values(message_id=bindparam("own_message_id"))
 )
-_INSERT_NOTIFICATIONS = BulkInsert(
-    Notification.__table__, ("user_id", "ticket_id", "type", "content", "created_at")
-)
-_INSERT_ATTACHMENTS = BulkInsert(
-    Attachment.__table__,
-    ("message_id", "filename", "content_type", "size", "sha256", "content_id"),
-)
-_INSERT_BLOBS = BulkInsert(
-    Blob.__table__, ("sha256", "size", "content"), skip_conflicts_on=("sha256",)
-)
+_INSERT_NOTIFICATIONS = BulkInsert(Notification.__table__, NotificationRow._fields)
+_INSERT_ATTACHMENTS = BulkInsert(Attachment.__table__, AttachmentRow._fields)
+_INSERT_BLOBS = BulkInsert(Blob.__table__, BlobRow._fields, skip_conflicts_on=("sha256",))
 _TICKET_COLUMNS = [column.key for column in Ticket.__table__.columns]
 _INSERT_TICKETS = BulkInsert(Ticket.__table__, _TICKET_COLUMNS)
+_ticket_row = attrgetter(*_TICKET_COLUMNS)
 
 
 class BatchWrites:
@@ -100,26 +80,23 @@ class BatchWrites:
         connection = session.connection()
         if self.tickets:
             tickets = list(self.tickets.values())
-            _INSERT_TICKETS.execute(
-                connection,
-                [{key: getattr(ticket, key) for key in _TICKET_COLUMNS} for ticket in tickets],
-            )
+            _INSERT_TICKETS.execute(connection, [_ticket_row(ticket) for ticket in tickets])
             self.tickets.clear()
             # Now persistent as they are: later changes go through the ORM's UPDATE.
             for ticket in tickets:
                 make_transient_to_detached(ticket)
                 session.add(ticket)
         session.flush()
-        _INSERT_BLOBS.execute(connection, as_mappings(list(self._blobs.values())))
+        _INSERT_BLOBS.execute(connection, list(self._blobs.values()))
         for statement, rows in (
             (_INSERT_MESSAGES, self.messages),
             (_INSERT_ATTACHMENTS, self._attachments),
             (_INSERT_REFS, self._refs),
         ):
-            statement.execute(connection, as_mappings(rows))
+            statement.execute(connection, rows)
         if self._claims:
-            connection.execute(_CLAIM_REFS, as_mappings(self._claims))
-        _INSERT_NOTIFICATIONS.execute(connection, as_mappings(self._notifications))
+            connection.execute(_CLAIM_REFS, [claim._asdict() for claim in self._claims])
+        _INSERT_NOTIFICATIONS.execute(connection, self._notifications)
         insert_outbox_rows(connection, [outbox_row(outgoing) for outgoing in self._outbox])
         for buffer in (
             self.messages,

@@ -40,8 +40,9 @@ class _Compiled:
 
 
 class BulkInsert:
-    """``INSERT`` of rows given as dicts with the same keys; columns a row leaves out get their
-    Python-side defaults, as in an ORM insert."""
+    """``INSERT`` of rows given as tuples of the ``columns``' values, in their order (the row
+    classes of ``core/rows.py``); the table's other columns get their Python-side defaults, as
+    in an ORM insert."""
 
     def __init__(
         self,
@@ -71,7 +72,7 @@ class BulkInsert:
         self._sqlite_rows: dict[int, str] = {}
 
     def execute(
-        self, connection: Connection, rows: Sequence[dict[str, Any]]
+        self, connection: Connection, rows: Sequence[Sequence[Any]]
     ) -> list[tuple[Any, ...]]:
         """The ``returning`` columns of the rows stored (none unless asked for)."""
         if not rows:
@@ -81,8 +82,7 @@ class BulkInsert:
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
         defaults = [_default_value(column) for column in self._defaults]
-        given = self._given
-        records = [[row[key] for key in given] + defaults for row in rows]
+        records = [[*row, *defaults] for row in rows]
         for index, convert in enumerate(compiled.converters):
             if convert is None:
                 continue

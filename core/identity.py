@@ -199,17 +199,11 @@ def _create_clients(work: BatchWork, names: dict[tuple[str, str], str]) -> None:
     client_ids = dict(zip(names, work.ids.take("clients", len(names)), strict=True))
     _NEW_CLIENTS.execute(
         connection,
-        [
-            {"id": client_ids[key], "name": name, "created_at": now, "updated_at": now}
-            for key, name in names.items()
-        ],
+        [(client_ids[key], name, now, now) for key, name in names.items()],
     )
     stored = _NEW_IDS.execute(
         connection,
-        [
-            {"client_id": client_ids[key], "type": key[0], "value": key[1], "created_at": now}
-            for key in names
-        ],
+        [(client_ids[key], *key, now) for key in names],
     )
     for type, value, client_id, row_id in stored:
         work.senders.added(type, value, client_id, row_id)

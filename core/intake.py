@@ -89,12 +89,7 @@ def _insert_new(session: Session, items: dict[Key, RawItem]) -> dict[Key, int]:
     """Ids of the rows this call inserted; a key already stored (or being stored by a concurrent
     transaction, which PostgreSQL waits for) is skipped without an error."""
     rows = [
-        {
-            "channel": channel,
-            "dedup_key": key,
-            "raw": item.raw,
-            "meta": storable_document(item.meta),
-        }
+        (channel, key, item.raw, storable_document(item.meta))
         for (channel, key), item in items.items()
     ]
     connection = session.connection()

@@ -18,6 +18,7 @@ from threadline.core.bulk import BulkInsert
 from threadline.core.db import DIALECT_INSERTS
 from threadline.core.leased_queue import notify
 from threadline.core.models import OutboxItem
+from threadline.core.rows import OutboxRow
 
 Kind = Literal["reply", "notification", "acknowledgement"]
 KINDS: tuple[Kind, ...] = ("reply", "notification", "acknowledgement")
@@ -31,9 +32,7 @@ _INSERT_IGNORING = {
 }
 _INSERT = {name: statement.returning(OutboxItem.id) for name, statement in _INSERT_IGNORING.items()}
 _BULK_INSERT = BulkInsert(
-    OutboxItem.__table__,
-    ("idempotency_key", "channel", "kind", "recipient", "ticket_id", "message_id", "payload"),
-    skip_conflicts_on=("idempotency_key",),
+    OutboxItem.__table__, OutboxRow._fields, skip_conflicts_on=("idempotency_key",)
 )
 
 
@@ -70,26 +69,25 @@ def enqueue(session: Session, outgoing: Outgoing) -> int | None:
     """
     connection = session.connection()
     statement = _INSERT[connection.dialect.name]
-    row_id = connection.execute(statement, outbox_row(outgoing)).scalar_one_or_none()
+    row_id = connection.execute(statement, outbox_row(outgoing)._asdict()).scalar_one_or_none()
     if row_id is not None:
         notify(connection, _table)
     return row_id
 
 
-def outbox_row(outgoing: Outgoing) -> dict[str, Any]:
-    """The ``outbox`` row of ``outgoing``, for :func:`insert_outbox_rows`."""
-    return {
-        "idempotency_key": _column_key(outgoing.idempotency_key),
-        "channel": outgoing.channel,
-        "kind": outgoing.kind,
-        "recipient": outgoing.recipient,
-        "ticket_id": outgoing.ticket_id,
-        "message_id": outgoing.message_id,
-        "payload": outgoing.payload,
-    }
+def outbox_row(outgoing: Outgoing) -> OutboxRow:
+    return OutboxRow(
+        _column_key(outgoing.idempotency_key),
+        outgoing.channel,
+        outgoing.kind,
+        outgoing.recipient,
+        outgoing.ticket_id,
+        outgoing.message_id,
+        outgoing.payload,
+    )
 
 
-def insert_outbox_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
+def insert_outbox_rows(connection: Connection, rows: list[OutboxRow]) -> None:
     """Many rows in one executemany, for a batch that needs no ids back; a row whose key is
     queued already is skipped, as in :func:`enqueue`."""
     if rows:

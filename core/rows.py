@@ -1,19 +1,18 @@
 """The rows a batch buffers until it writes them (``core/batch_writes.py``), one class per
 table, so the rules that make them and the statements that write them agree on their fields.
 
-Plain dataclasses, not slotted: :func:`vars` then hands a row to the multi-row insert as the
-mapping it already is, without a copy.
+Named tuples, their fields in the order of the insert's columns (``BulkInsert(table,
+Row._fields)``): a row goes to the driver as it is, with no mapping built per row and fewer
+objects for the garbage collector to scan, which a batch of thousands of rows notices.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass
-class MessageRow:
+class MessageRow(NamedTuple):
     id: int
     ticket_id: int
     user_id: int | None
@@ -25,8 +24,7 @@ class MessageRow:
     created_at: datetime
 
 
-@dataclass
-class RefRow:
+class RefRow(NamedTuple):
     """A thread key of a ticket; ``message_id`` None: only referenced so far."""
 
     channel: str
@@ -36,8 +34,7 @@ class RefRow:
     created_at: datetime
 
 
-@dataclass
-class RefClaim:
+class RefClaim(NamedTuple):
     """A key stored as only referenced becomes the own id of a message (named as the claim's
     statement binds them)."""
 
@@ -46,8 +43,7 @@ class RefClaim:
     own_message_id: int
 
 
-@dataclass
-class NotificationRow:
+class NotificationRow(NamedTuple):
     user_id: int
     ticket_id: int
     type: str
@@ -55,15 +51,13 @@ class NotificationRow:
     created_at: datetime
 
 
-@dataclass
-class BlobRow:
+class BlobRow(NamedTuple):
     sha256: str
     size: int
     content: bytes
 
 
-@dataclass
-class AttachmentRow:
+class AttachmentRow(NamedTuple):
     message_id: int
     filename: str
     content_type: str
@@ -72,6 +66,11 @@ class AttachmentRow:
     content_id: str | None
 
 
-def as_mappings(rows: list[Any]) -> list[dict[str, Any]]:
-    """The rows as the insert statements take them."""
-    return [vars(row) for row in rows]
+class OutboxRow(NamedTuple):
+    idempotency_key: str
+    channel: str
+    kind: str
+    recipient: str
+    ticket_id: int | None
+    message_id: int | None
+    payload: dict[str, Any]

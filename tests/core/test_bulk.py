@@ -24,20 +24,14 @@ def test_rows_get_the_python_side_defaults_and_keep_json_and_times(
         insert.execute(
             session.connection(),
             [
-                {
-                    "idempotency_key": "k1",
-                    "channel": "email",
-                    "kind": "reply",
-                    "recipient": "ada@example.com",
-                    "payload": {"subject": "Grüße", "quote": 'say "hi"\n', "n": [1, None]},
-                },
-                {
-                    "idempotency_key": "k2",
-                    "channel": "email",
-                    "kind": "reply",
-                    "recipient": "bob@example.com",
-                    "payload": None,
-                },
+                (
+                    "k1",
+                    "email",
+                    "reply",
+                    "ada@example.com",
+                    {"subject": "Grüße", "quote": 'say "hi"\n', "n": [1, None]},
+                ),
+                ("k2", "email", "reply", "bob@example.com", None),
             ],
         )
     with sessions() as session:
@@ -54,7 +48,7 @@ def test_bytes_and_microseconds_survive(sessions: sessionmaker[Session]):
     with sessions.begin() as session:
         insert.execute(
             session.connection(),
-            [{"sha256": "a" * 64, "size": len(content), "content": content, "created_at": WHEN}],
+            [("a" * 64, len(content), content, WHEN)],
         )
     with sessions() as session:
         blob = session.get(Blob, "a" * 64)
@@ -81,10 +75,7 @@ def test_conflicts_are_skipped_and_only_stored_rows_are_returned(
         )
         stored = insert.execute(
             session.connection(),
-            [
-                {"client_id": client.id, "type": "email", "value": f"c{n}@x"}
-                for n, client in enumerate(clients)
-            ],
+            [(client.id, "email", f"c{n}@x") for n, client in enumerate(clients)],
         )
     assert sorted(stored) == sorted((f"c{n}@x", clients[n].id) for n in range(1, count))
     with sessions() as session:
