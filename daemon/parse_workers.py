@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from threadline.core.normalized import Inbound
 from threadline.core.outcome import Park
 from threadline.core.parsers import ParserRegistry, UnknownChannel
+from threadline.daemon.collector import collect_less
 
 if TYPE_CHECKING:
     # Not at run time: each worker process imports this module, and needs no database.
@@ -192,6 +193,7 @@ def _start_worker(build: RegistryBuilder, timeout: float, parent: int) -> None:
     global _worker_registry, _worker_timeout
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    collect_less()
     threading.Thread(
         target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True
     ).start()

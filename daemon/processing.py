@@ -19,6 +19,7 @@ from threadline.core.routing import RoutingError, check_routing
 from threadline.core.token_secret import token_secret
 from threadline.core.tokens import TokenSigner
 from threadline.daemon import channels
+from threadline.daemon.collector import collecting_less
 from threadline.daemon.parse_workers import ParseAhead
 from threadline.daemon.settings import Settings
 
@@ -56,10 +57,13 @@ def processing(
     settings: Settings, sessions: sessionmaker[Session], observe: Observe | None = None
 ) -> Iterator[Processor]:
     """The processor with its parse workers (``[intake] parse_workers``), which stop when the
-    block ends."""
+    block ends, and the garbage collector tuned for batches (``daemon/collector.py``)."""
     intake = settings.intake
-    with ParseAhead(
-        channels.build_parsers, intake.parse_worker_count, intake.parse_timeout
-    ) as parsing:
+    with (
+        collecting_less(),
+        ParseAhead(
+            channels.build_parsers, intake.parse_worker_count, intake.parse_timeout
+        ) as parsing,
+    ):
         handler = build_handler(settings, sessions)
         yield Processor(sessions, handler, intake, prepare=parsing, observe=observe)
