@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from threadline.channels.schedules import Job
     from threadline.core.intake import Intake
     from threadline.core.senders import Sender
     from threadline.core.tokens import TokenSigner
@@ -86,6 +87,9 @@ class Channel:
     """Delivers outbox rows of this channel; None: the channel only receives."""
     components: Callable[[ChannelContext], Sequence[Service]] = lambda _context: ()
     """Listeners and pollers, started and stopped by the supervisor with the others."""
+    jobs: Callable[[Sequence[Service]], Sequence[Job]] = lambda _components: ()
+    """Scheduled jobs for the components ``components`` built (a poll that falls due), run by
+    the daemon's scheduler with its own jobs."""
     routes: Sequence[Route] = ()
     traits: ChannelTraits = field(default_factory=ChannelTraits)
     suppress_bounced_for: Callable[[BaseModel], timedelta] = lambda _settings: timedelta(0)

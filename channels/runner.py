@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import structlog
 
@@ -44,7 +45,7 @@ class Runner(ABC):
         self._name = name
         self.interval = interval
         """Seconds to sleep after an iteration found nothing to do, unless woken earlier; None:
-        until woken (the daemon's scheduler wakes its runners on their sweep interval)."""
+        until woken (the daemon's scheduler wakes its runners when their polls fall due)."""
         self.backoff = backoff
         self._rng = rng or random.Random()
         self._state = State.STARTING
@@ -54,6 +55,7 @@ class Runner(ABC):
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._log = structlog.get_logger(__name__, component=name)
 
     @property
@@ -83,6 +85,14 @@ class Runner(ABC):
         """New work arrived: end an idle sleep now rather than at the next interval."""
         self._wake.set()
 
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the runner's loop, from any thread (a scheduled job runs in a
+        worker thread); nothing happens before the runner runs or once its loop has closed."""
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(callback)
+
     def stop(self) -> None:
         """Ask the loop to end after the iteration in progress, if any."""
         self._stopping = True
@@ -106,6 +116,7 @@ class Runner(ABC):
 
     async def run(self) -> None:
         self._log.debug("runner started")
+        self._loop = asyncio.get_running_loop()
         try:
             while not self._stopping:
                 await self._one_iteration()

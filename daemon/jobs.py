@@ -14,13 +14,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from threadline.channels.schedules import Interval, Job, Schedule
 from threadline.core.lease_recovery import release_orphaned
 from threadline.core.models import InboundItem, OutboxItem
 from threadline.daemon.scheduler_settings import (
     LEASE_RECOVERY,
     schedule_for,
 )
-from threadline.daemon.schedules import Interval, Job, Schedule
 from threadline.daemon.settings import Settings
 from threadline.daemon.wake_hub import Topic, WakeHub
 

@@ -43,10 +43,10 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.channels.component import State, describe_error
+from threadline.channels.schedules import EPOCH, Job
 from threadline.core.db import unit_of_work, upsert_insert
 from threadline.core.models import JobTick
 from threadline.core.models.base import now_utc
-from threadline.daemon.schedules import EPOCH, Job
 
 NAME = "scheduler"
 MISFIRE_GRACE_S = 300

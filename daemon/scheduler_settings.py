@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
+from threadline.channels.schedules import Cron, Interval, Schedule
 from threadline.core.settings import Section
-from threadline.daemon.schedules import Cron, Interval, Schedule
 
 INTAKE_SWEEP = "intake_sweep"
 OUTBOX_SWEEP = "outbox_sweep"

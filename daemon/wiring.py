@@ -90,10 +90,13 @@ def assemble(settings: Settings, engine: Engine, hub: WakeHub) -> Assembly:
         services += [NotificationListener(engine.url, hub), WorkerPresence(engine.url, workers)]
     services += [process, dispatch]
     routes: list[web.RouteDef] = []
+    jobs = daemon_jobs(settings, sessions, hub, postgresql)
     for channel in channels.CHANNELS:
-        services += channel.components(context)
+        components = channel.components(context)
+        services += components
+        jobs += channel.jobs(components)
         routes += [web.route(r.method, r.path, r.handler(context)) for r in channel.routes]
-    scheduler = Scheduler(daemon_jobs(settings, sessions, hub, postgresql), sessions)
+    scheduler = Scheduler(jobs, sessions)
     services.append(scheduler)
     metrics.registry.register(QueueCollector(sessions))
     metrics.registry.register(JobCollector(scheduler.counts))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -27,6 +27,9 @@ from threadline.channels.email.settings import (
 from threadline.core.channel_traits import ChannelTraits
 from threadline.core.normalized import Inbound
 from threadline.core.senders import Sender
+
+if TYPE_CHECKING:
+    from threadline.channels.schedules import Job
 
 
 def _parse(raw: bytes, meta: Mapping[str, Any]) -> Inbound:
@@ -68,6 +71,13 @@ def _components(context: ChannelContext) -> Sequence[Service]:
     return components
 
 
+def _jobs(components: Sequence[Service]) -> Sequence[Job]:
+    """Each mailbox's poll, on the daemon's scheduler."""
+    from threadline.channels.email.imap_runner import ImapRunner
+
+    return [runner.poll_job() for runner in components if isinstance(runner, ImapRunner)]
+
+
 def _suppress_bounced_for(settings: BaseModel) -> timedelta:
     return timedelta(days=section(settings, EmailSettings).hard_bounce_suppression_days)
 
@@ -84,6 +94,7 @@ EMAIL = Channel(
     },
     sender=_sender,
     components=_components,
+    jobs=_jobs,
     traits=ChannelTraits(
         client_id_type="email",
         verifies_sender=False,

@@ -6,29 +6,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from datetime import datetime
 
+from threadline.channels.component import State
 from threadline.channels.descriptor import ChannelContext
 from threadline.channels.email.imap_poller import MailboxPoller
 from threadline.channels.email.settings import EmailSettings, MailboxSettings
 from threadline.channels.runner import Runner
+from threadline.channels.schedules import Interval, Job
 from threadline.core.advisory_lock import AdvisoryLock
+
+POLL_JOB = "imap_poll:"
+"""Prefixes the mailbox's name in the id of its poll's scheduled job."""
 
 
 class ImapRunner(Runner):
     """Polls while there is new mail; then IDLEs where the server offers it (renewed every
-    ``poll_interval``), or sleeps ``poll_interval``.
+    ``poll_interval``), or sleeps until its :meth:`poll_job` falls due on the daemon's
+    scheduler, every ``poll_interval``.
 
     The IDLE runs in a worker thread beside the base loop's idle sleep and wakes the loop when
     the server reports news, so the runner reads as idle on /healthz while it waits, and a stop
     ends the wait within a second.
 
     With a lock (PostgreSQL), only the daemon holding it polls; the others stand by and try
-    again every ``poll_interval``, taking over when the holder dies.
+    again at each poll job's tick, taking over when the holder dies.
     """
 
     def __init__(self, poller: MailboxPoller, lock: AdvisoryLock | None = None) -> None:
         settings = poller.settings
-        super().__init__(f"imap:{settings.name}", interval=settings.poll_interval)
+        super().__init__(f"imap:{settings.name}", interval=None)
+        self._poll_interval = settings.poll_interval
         self._poller = poller
         self._lock = lock
         self._halt = threading.Event()
@@ -39,6 +47,23 @@ class ImapRunner(Runner):
     def last_error(self) -> str | None:
         """A failure, else the latest mail skipped for its size: both want an operator."""
         return super().last_error or self._poller.last_skipped
+
+    def poll_job(self) -> Job:
+        """The poll that does not wait for IDLE: on a server without it, or while another
+        daemon holds the mailbox."""
+        return Job(
+            POLL_JOB + self._poller.settings.name, self._poll_due, Interval(self._poll_interval)
+        )
+
+    def _poll_due(self, _tick: datetime) -> None:
+        self.call_soon(self._poll_unless_waiting)
+
+    def _poll_unless_waiting(self) -> None:
+        """Only a runner asleep without IDLE polls: an IDLE reports mail by itself (and is
+        renewed every ``poll_interval``), and a wake-up during a poll would make the loop wait
+        on the IDLE that poll starts."""
+        if self.state is State.IDLE and self._idle is None:
+            self.wake()
 
     def stop(self) -> None:
         super().stop()
@@ -87,7 +112,7 @@ class ImapRunner(Runner):
         """Wakes the loop however the IDLE ends: on news, to fetch it; on a broken connection,
         so the next iteration raises the error and reconnects instead of sleeping on."""
         try:
-            await asyncio.to_thread(self._poller.wait_for_mail, self.interval, self._halt)
+            await asyncio.to_thread(self._poller.wait_for_mail, self._poll_interval, self._halt)
         finally:
             self.wake()
 

@@ -94,8 +94,9 @@ class SmarthostSettings(Section):
 class MailboxSettings(Section):
     """One IMAP mailbox polled for new mail."""
 
-    name: str = Field(min_length=1)
-    """Names the mailbox in logs, /healthz and its IMAP position; routing matches it too."""
+    name: str = Field(min_length=1, max_length=64)
+    """Names the mailbox in logs, /healthz, its IMAP position and its poll's scheduled job
+    (``imap_poll:<name>``); routing matches it too."""
     host: str = Field(min_length=1)
     port: int = Field(default=993, ge=1, le=65535)
     security: Security = "ssl"
@@ -114,8 +115,9 @@ class MailboxSettings(Section):
     deleted and expunged."""
     move_to: str = Field(default="", validate_default=True)
     batch_size: int = Field(default=100, ge=1, le=1000)
-    poll_interval: float = Field(default=60.0, gt=0)
-    """Seconds between polls when the server has no IDLE, and between IDLE renewals."""
+    poll_interval: int = Field(default=60, ge=1)
+    """Seconds between polls when the server has no IDLE (a scheduled job's interval, so whole
+    seconds), and between IDLE renewals."""
 
     @field_validator("move_to")
     @classmethod

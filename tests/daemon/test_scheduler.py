@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from structlog.testing import capture_logs
 
 from threadline.channels.component import State
+from threadline.channels.schedules import Cron, Interval, Job
 from threadline.core.db import make_engine, session_factory
 from threadline.core.models import JobTick
 from threadline.core.models.base import now_utc
 from threadline.daemon.scheduler import Scheduler
 from threadline.daemon.scheduler_settings import JobSettings, SchedulerSettings, schedule_for
-from threadline.daemon.schedules import Cron, Interval, Job
 
 WAIT_S = 10.0
 TICK = datetime(2026, 11, 23, 4, 0)

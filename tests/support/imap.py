@@ -35,7 +35,7 @@ def mail(number: int, *, size: int = 0, sender: str = "client@example.com") -> b
     ).encode()
 
 
-def mailbox_toml(account: Account, password_file: Path, poll_interval: float = 60.0) -> str:
+def mailbox_toml(account: Account, password_file: Path, poll_interval: int = 60) -> str:
     """The ``[[imap.mailboxes]]`` table a daemon's config file needs to poll ``account``
     (named ``support``) on the plain port."""
     return (
@@ -59,7 +59,7 @@ def mailbox(account: Account, **overrides: Any) -> MailboxSettings:
         "security": "none",
         "username": account.user,
         "password": PASSWORD,
-        "poll_interval": 60.0,
+        "poll_interval": 60,
     }
     return MailboxSettings.model_validate({**values, **overrides})
 

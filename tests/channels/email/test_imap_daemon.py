@@ -34,7 +34,7 @@ def start_imap_daemon(tmp_path: Path, account: Account) -> Iterator[StartDaemon]
     password = tmp_path / "imap-password"
     password.write_text(PASSWORD)
 
-    def start(db_url: str, poll_interval: float = 60.0) -> DaemonProcess:
+    def start(db_url: str, poll_interval: int = 60) -> DaemonProcess:
         port = free_port()
         config = write_config(tmp_path / f"config-{port}.toml", db_url, port)
         config.write_text(config.read_text() + mailbox_toml(account, password, poll_interval))
@@ -102,9 +102,9 @@ def test_a_second_daemon_takes_the_mailbox_over_when_the_first_is_killed(
     sessions: sessionmaker[Session],
     account: Account,
 ):
-    first = start_imap_daemon(db_url, poll_interval=0.5)
+    first = start_imap_daemon(db_url, poll_interval=1)
     first.wait_for_log("imap mailbox connected")
-    second = start_imap_daemon(db_url, poll_interval=0.5)
+    second = start_imap_daemon(db_url, poll_interval=1)
     second.wait_for_log("imap mailbox polled elsewhere")
 
     first.kill()

@@ -1,10 +1,11 @@
-"""Mailbox runners in the daemon's loop: IDLE, stopping, failing alone, and one poller per
-mailbox across daemons sharing a PostgreSQL database."""
+"""Mailbox runners in the daemon's loop: IDLE, the scheduled poll without it, stopping,
+failing alone, and one poller per mailbox across daemons sharing a PostgreSQL database."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -13,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.daemon import free_port
-from tests.support.dovecot import Account
+from tests.support.dovecot import Account, DovecotServer
 from tests.support.imap import eventually, mail, mailbox, queued
 from threadline.channels.component import State
 from threadline.channels.email.imap_poller import MailboxPoller
@@ -22,6 +23,7 @@ from threadline.channels.email.settings import EmailSettings, MailboxSettings
 from threadline.core.advisory_lock import AdvisoryLock
 from threadline.core.db import session_factory
 from threadline.core.intake import Intake
+from threadline.daemon.scheduler import Scheduler
 
 
 def runner_for(
@@ -46,6 +48,19 @@ async def running(*runners: ImapRunner) -> AsyncIterator[None]:
         await asyncio.wait_for(asyncio.gather(*tasks), 5)
 
 
+@asynccontextmanager
+async def scheduled(
+    runner: ImapRunner, sessions: sessionmaker[Session]
+) -> AsyncIterator[Scheduler]:
+    """The runner's poll job on a scheduler of its own, as its daemon runs it."""
+    scheduler = Scheduler([runner.poll_job()], sessions)
+    await scheduler.start()
+    try:
+        yield scheduler
+    finally:
+        await scheduler.close(timeout=5)
+
+
 async def idle(runner: ImapRunner) -> None:
     await eventually(lambda: runner.state is State.IDLE)
 
@@ -60,6 +75,19 @@ async def test_mail_delivered_while_idling_is_accepted_within_seconds(
         account.append(mail(1))
         assert await eventually(lambda: len(queued(sessions)) == 1) < 5
         await idle(runner)
+
+
+async def test_without_idle_new_mail_is_fetched_at_the_next_scheduled_poll(
+    plain_dovecot: DovecotServer, sessions: sessionmaker[Session]
+):
+    """The runner has no timer of its own: without its job it would never poll again."""
+    account = plain_dovecot.account(f"plain-{uuid.uuid4().hex[:12]}")
+    runner = runner_for(mailbox(account, poll_interval=1), sessions)
+    async with running(runner), scheduled(runner, sessions) as scheduler:
+        await idle(runner)
+        account.append(mail(1))
+        await eventually(lambda: len(queued(sessions)) == 1)
+        assert scheduler.stats[runner.poll_job().id].runs >= 1
 
 
 async def test_stop_ends_an_idle_wait_within_a_second_or_two(
@@ -111,7 +139,7 @@ async def test_one_daemon_polls_a_mailbox_and_another_takes_over_when_it_ends(
     account: Account, engine: Engine
 ):
     sessions = session_factory(engine)
-    settings = mailbox(account, poll_interval=0.2)
+    settings = mailbox(account, poll_interval=1)
     accepted_by: list[str] = []
 
     def runner(name: str) -> ImapRunner:
@@ -126,8 +154,9 @@ async def test_one_daemon_polls_a_mailbox_and_another_takes_over_when_it_ends(
     first_task = asyncio.create_task(first.run())
     try:
         await idle(first)
-        async with running(second):
-            await asyncio.sleep(0.5)  # a few of the second's tries at the lock
+        async with running(second), scheduled(second, sessions) as scheduler:
+            stats = scheduler.stats[second.poll_job().id]
+            await eventually(lambda: stats.runs >= 2)  # the second tried the lock, twice
             account.append(mail(1))
             await eventually(lambda: len(queued(sessions)) == 1)
             assert accepted_by == ["first"]

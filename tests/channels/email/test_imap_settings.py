@@ -67,6 +67,20 @@ def test_the_second_entry_is_named_by_its_index(tmp_path: Path):
     assert found == ["imap.mailboxes.1.port: Input should be greater than or equal to 1"]
 
 
+def test_the_poll_interval_is_whole_seconds_of_a_scheduled_job(tmp_path: Path):
+    found = problems(tmp_path, entry(extra='password = "pw"\npoll_interval = 0.5\n'))
+    assert found == [
+        "imap.mailboxes.0.poll_interval: Input should be a valid integer, got a number with a "
+        "fractional part"
+    ]
+
+
+def test_a_mailbox_name_fits_its_job_id(tmp_path: Path):
+    assert problems(tmp_path, entry("x" * 65)) == [
+        "imap.mailboxes.0.name: String should have at most 64 characters"
+    ]
+
+
 def test_a_valid_entry_keeps_its_values(tmp_path: Path):
     path = tmp_path / "threadline.toml"
     path.write_text(entry(extra='oauth2_token_command = "helper --print"\nsecurity = "starttls"\n'))

@@ -1,5 +1,6 @@
-"""What a scheduled job is, apart from the scheduler that runs it: the configuration checks
-schedules without starting (or importing) a scheduler."""
+"""What a scheduled job is, apart from the scheduler that runs it (``daemon/scheduler.py``):
+channels declare jobs for the components they provide (an IMAP mailbox's poll), and the
+configuration checks schedules without starting (or importing) a scheduler."""
 
 from __future__ import annotations
 
