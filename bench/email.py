@@ -340,7 +340,10 @@ async def drain(url: str, port: int, count: int) -> dict[str, float]:
     """The daemon's runner for one mailbox, as ``threadline run`` builds it (default batch size,
     ``after = "flag"``), until ``count`` mails are in the intake queue; in a process of its own
     (``--one-imap``), so the peak RSS is the poller's."""
+    from prometheus_client import CollectorRegistry
+
     from tests.support.dovecot import HOST, PASSWORD
+    from threadline.daemon.metrics import DaemonMetrics
     from threadline.daemon.settings import default_settings
     from threadline.daemon.wake_hub import WakeHub
     from threadline.daemon.wiring import channel_context
@@ -356,7 +359,9 @@ async def drain(url: str, port: int, count: int) -> dict[str, float]:
         username=IMAP_USER,
         password=PASSWORD,
     )
-    runner = imap_runner(mailbox, channel_context(default_settings(), engine, WakeHub()))
+    metrics = DaemonMetrics(CollectorRegistry())
+    context = channel_context(default_settings(), engine, WakeHub(), metrics)
+    runner = imap_runner(mailbox, context)
     started = time.perf_counter()
     task = asyncio.create_task(runner.run())
     try:
