@@ -13,18 +13,28 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from threadline.core.bulk import BulkInsert
-from threadline.core.models import Attachment, Blob, Message, MessageRef, Notification, Ticket
+from threadline.core.models import (
+    Attachment,
+    Blob,
+    Message,
+    MessageRef,
+    MessageText,
+    Notification,
+    Ticket,
+)
 from threadline.core.outbox import Outgoing, insert_outbox_rows, outbox_row
 from threadline.core.rows import (
     AttachmentRow,
     BlobRow,
     MessageRow,
+    MessageTextRow,
     NotificationRow,
     RefClaim,
     RefRow,
 )
 
 _INSERT_MESSAGES = BulkInsert(Message.__table__, MessageRow._fields)
+_INSERT_TEXTS = BulkInsert(MessageText.__table__, MessageTextRow._fields)
 _INSERT_REFS = BulkInsert(MessageRef.__table__, RefRow._fields)
 _CLAIM_REFS = (
     update(MessageRef)
@@ -48,6 +58,7 @@ class BatchWrites:
         """Tickets the batch opens, not yet written."""
         self.messages: list[MessageRow] = []
         """Messages not yet written (a count of recent messages adds them)."""
+        self._texts: list[MessageTextRow] = []
         self._refs: list[RefRow] = []
         self._claims: list[RefClaim] = []
         self._notifications: list[NotificationRow] = []
@@ -57,6 +68,9 @@ class BatchWrites:
 
     def message(self, row: MessageRow) -> None:
         self.messages.append(row)
+
+    def text(self, row: MessageTextRow) -> None:
+        self._texts.append(row)
 
     def ref(self, row: RefRow) -> None:
         self._refs.append(row)
@@ -90,6 +104,7 @@ class BatchWrites:
         _INSERT_BLOBS.execute(connection, list(self._blobs.values()))
         for statement, rows in (
             (_INSERT_MESSAGES, self.messages),
+            (_INSERT_TEXTS, self._texts),
             (_INSERT_ATTACHMENTS, self._attachments),
             (_INSERT_REFS, self._refs),
         ):
@@ -100,6 +115,7 @@ class BatchWrites:
         insert_outbox_rows(connection, [outbox_row(outgoing) for outgoing in self._outbox])
         for buffer in (
             self.messages,
+            self._texts,
             self._attachments,
             self._refs,
             self._claims,

@@ -25,6 +25,7 @@ from threadline.core.models import (
     Department,
     Message,
     MessageRef,
+    MessageText,
     Tag,
     Ticket,
     User,
@@ -90,6 +91,12 @@ def _documents(
         messages[message.ticket_id].append(message)
     message_ids = [m.id for group in messages.values() for m in group]
     refs = _grouped_in(session, MessageRef.message_id, MessageRef.external_id, message_ids)
+    texts = {
+        message_id: texts[0]
+        for message_id, texts in _grouped_in(
+            session, MessageText.message_id, MessageText.full_text, message_ids
+        ).items()
+    }
     attachments: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for chunk in _chunks(message_ids):
         for attachment in session.scalars(
@@ -132,6 +139,7 @@ def _documents(
                     "author": _author(message, agents, external[client.id], traits),
                     "channel": message.channel,
                     "body": message.body,
+                    "full_text": texts.get(message.id, message.body),
                     "is_internal": message.is_internal,
                     "refs": refs.get(message.id, []),
                     "attachments": attachments.get(message.id, []),

@@ -30,7 +30,13 @@ from threadline.core.settings import (
     ThreadingSettings,
     TicketSettings,
 )
-from threadline.core.store import StoredMessage, open_ticket, store_attachments, store_message
+from threadline.core.store import (
+    StoredMessage,
+    open_ticket,
+    store_attachments,
+    store_full_text,
+    store_message,
+)
 from threadline.core.threader import ThreadMatch, find_thread, record_refs
 from threadline.core.tokens import ReplyToken
 
@@ -139,6 +145,7 @@ def store(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome 
     it.message = store_message(
         work, it.ticket, it.author, body, channel=inbound.channel, internal=internal
     )
+    store_full_text(work, it.message, inbound.full_text)
     store_attachments(work, it.message, inbound)
     return None
 

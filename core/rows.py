@@ -24,6 +24,11 @@ class MessageRow(NamedTuple):
     created_at: datetime
 
 
+class MessageTextRow(NamedTuple):
+    message_id: int
+    full_text: str
+
+
 class RefRow(NamedTuple):
     """A thread key of a ticket; ``message_id`` None: only referenced so far."""
 

@@ -11,7 +11,7 @@ from threadline.core.batch_work import BatchWork
 from threadline.core.identity import Author
 from threadline.core.models import Ticket
 from threadline.core.normalized import Inbound
-from threadline.core.rows import AttachmentRow, BlobRow, MessageRow
+from threadline.core.rows import AttachmentRow, BlobRow, MessageRow, MessageTextRow
 from threadline.core.storable import without_nul
 
 TITLE_LENGTH = 255
@@ -92,6 +92,14 @@ def store_message(
         )
     )
     return StoredMessage(message_id, ticket.id, body, internal, work.now)
+
+
+def store_full_text(work: BatchWork, message: StoredMessage, full_text: str) -> None:
+    """Kept only where it says more than the body (quotes, a signature, a forward): a chat
+    message's text, or a mail with nothing quoted, is its body already."""
+    full_text = without_nul(full_text).strip()
+    if full_text and full_text != message.body:
+        work.writes.text(MessageTextRow(message.id, full_text))
 
 
 def store_attachments(work: BatchWork, message: StoredMessage, inbound: Inbound) -> None:

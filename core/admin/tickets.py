@@ -16,6 +16,7 @@ from threadline.core.models import (
     Client,
     Department,
     Message,
+    MessageText,
     Tag,
     Ticket,
     User,
@@ -55,6 +56,8 @@ class MessageView:
     channel: str | None
     is_internal: bool
     body: str
+    full_text: str
+    """Quotes, signature and forwarded mail included; the body where it said no more."""
 
 
 @dataclass(frozen=True)
@@ -154,9 +157,10 @@ def show_ticket(session: Session, ticket_id: int) -> TicketDetail:
 
 def _messages(session: Session, ticket_id: int) -> tuple[MessageView, ...]:
     rows = session.execute(
-        select(Message, User, Client)
+        select(Message, User, Client, MessageText.full_text)
         .outerjoin(User, User.id == Message.user_id)
         .outerjoin(Client, Client.id == Message.client_id)
+        .outerjoin(MessageText, MessageText.message_id == Message.id)
         .where(Message.ticket_id == ticket_id)
         .order_by(Message.created_at, Message.id)
     )
@@ -168,8 +172,9 @@ def _messages(session: Session, ticket_id: int) -> tuple[MessageView, ...]:
             message.channel,
             message.is_internal,
             message.body,
+            full_text or message.body,
         )
-        for message, user, client in rows
+        for message, user, client, full_text in rows
     )
 
 

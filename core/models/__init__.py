@@ -7,7 +7,7 @@ from threadline.core.models.departments import Department, user_departments
 from threadline.core.models.inbound import InboundItem
 from threadline.core.models.job_ticks import JobTick
 from threadline.core.models.keys import DaemonKey
-from threadline.core.models.messages import Attachment, Blob, Message, MessageRef
+from threadline.core.models.messages import Attachment, Blob, Message, MessageRef, MessageText
 from threadline.core.models.notifications import Notification
 from threadline.core.models.outbox import OutboxItem
 from threadline.core.models.tickets import Tag, Ticket, ticket_assignments, ticket_tags
@@ -27,6 +27,7 @@ __all__ = [
     "JobTick",
     "Message",
     "MessageRef",
+    "MessageText",
     "Notification",
     "OutboxItem",
     "Suppression",

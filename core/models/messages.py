@@ -45,6 +45,19 @@ class Message(Base):
     """An agent's note: never delivered to the client."""
 
 
+class MessageText(Base):
+    """The full text a message came with (quotes, signature, forwarded mail), where it is more
+    than the body stored in ``messages``: kept after the raw item is purged, in a table of its
+    own since the support schema's columns are fixed."""
+
+    __tablename__ = "message_texts"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    full_text: Mapped[str] = mapped_column(Text)
+
+
 class MessageRef(Base):
     """An external id (Message-ID, Slack ``channel:ts``, Twilio SID) that belongs to a ticket.
 

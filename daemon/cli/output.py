@@ -39,6 +39,16 @@ def emit_json(document: Any) -> None:
     click.echo(json.dumps(plain, indent=2, ensure_ascii=False, default=_iso))
 
 
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def json_line(document: Any) -> str:
+    """One JSON document on one line, whatever line reader splits it: ``ensure_ascii=False``
+    leaves U+2028, U+2029 and U+0085 raw inside strings, and Python's ``splitlines``, many
+    editors and older JavaScript parsers end a line there. Escaped, they read back the same."""
+    return json.dumps(document, ensure_ascii=False).translate(_LINE_BREAKS)
+
+
 def emit_table(headers: Sequence[str], rows: Iterable[Sequence[object]], empty: str) -> None:
     cells = [[cell_text(value) for value in row] for row in rows]
     if not cells:

@@ -19,6 +19,7 @@ from threadline.daemon.cli.output import (
     emit_json,
     emit_table,
     format_option,
+    json_line,
     safe_text,
     timestamp,
 )
@@ -72,19 +73,24 @@ def tickets_list(
 
 @tickets.command("show")
 @click.argument("ticket_id", type=int)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Each message's full text: the quotes, signature and forwarded mail it came with.",
+)
 @format_option
 @config_option
-def tickets_show(ticket_id: int, output_format: str, config_path: Path | None) -> None:
+def tickets_show(ticket_id: int, full: bool, output_format: str, config_path: Path | None) -> None:
     """Show ticket TICKET_ID with its messages in order; internal notes are marked."""
     with transaction(load(config_path)) as session:
         ticket = show_ticket(session, ticket_id)
     if output_format == "json":
         emit_json(ticket)
         return
-    _print_ticket(ticket)
+    _print_ticket(ticket, full)
 
 
-def _print_ticket(ticket: TicketDetail) -> None:
+def _print_ticket(ticket: TicketDetail, full: bool) -> None:
     fields = [
         ("Ticket", f"#{ticket.id} {ticket.title}"),
         ("Status", ticket.status),
@@ -106,7 +112,8 @@ def _print_ticket(ticket: TicketDetail) -> None:
         click.echo("\n(no messages)")
     for message in ticket.messages:
         click.echo(f"\n{_message_heading(message)}")
-        for line in message.body.splitlines() or [""]:
+        text = message.full_text if full else message.body
+        for line in text.splitlines() or [""]:
             click.echo(f"    {safe_text(line)}".rstrip())
 
 
@@ -134,4 +141,4 @@ def tickets_export(since: datetime | None, config_path: Path | None) -> None:
     settings = load(config_path)
     with database(settings) as engine, session_factory(engine)() as session:
         for document in export_tickets(session, channels.traits(), since):
-            click.echo(json.dumps(document, ensure_ascii=False))
+            click.echo(json_line(document))

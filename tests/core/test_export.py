@@ -82,3 +82,25 @@ def test_export_streams_across_chunks(sessions: sessionmaker[Session], monkeypat
         desk.deliver(email(f"c{number}@example.com", f"m{number}@mail"))
     with sessions() as session:
         assert [d["id"] for d in export_tickets(session, channels.traits())] == list(range(1, 8))
+
+
+def test_export_lines_survive_any_line_splitter(sessions: sessionmaker[Session], db_url: str):
+    """U+2028, U+2029 and U+0085 are line ends to ``splitlines`` (and to many readers): in a
+    message they would cut its ticket's line in two."""
+    desk = desk_pipeline(sessions)
+    body = "one\u2028two\u2029three\x85four"
+    desk.deliver(email("ada@example.com", "breaks@mail", subject="Breaks", body=body))
+    desk.deliver(email("bob@example.com", "plain@mail"))
+
+    result = CliRunner().invoke(
+        cli,
+        ["tickets", "export"],
+        env={"THREADLINE_DATABASE__URL": db_url, "THREADLINE_CONFIG": None},
+    )
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 2
+    assert "\u2028" not in result.output
+    assert "\\u2028" in lines[0]
+    assert json.loads(lines[0])["messages"][0]["body"] == body

@@ -167,6 +167,7 @@ def test_a_shown_ticket_as_json_is_one_document_with_its_messages(
         "channel": None,
         "is_internal": True,
         "body": "Customer seems calm.",
+        "full_text": "Customer seems calm.",
     }
 
 
