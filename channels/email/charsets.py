@@ -17,6 +17,32 @@ from urllib.parse import unquote
 
 from charset_normalizer import from_bytes
 
+from threadline.channels.email import cp50221
+from threadline.channels.email.east_asian import east_asian
+
+_ALIASES = {
+    # Labels mail uses that Python does not know, to the codec they name.
+    "iso-8859-6-i": "iso8859_6",
+    "iso-8859-6-e": "iso8859_6",
+    "iso-8859-8-i": "iso8859_8",
+    "iso-8859-8-e": "iso8859_8",
+    "windows-874": "cp874",
+    "x-sjis": "cp932",
+    "windows-31j": "cp932",
+    "x-euc-jp": "euc_jp",
+    "x-gbk": "gb18030",
+    "gb_2312-80": "gb18030",
+    "x-x-big5": "big5",
+    "x-mac-roman": "mac_roman",
+    "x-mac-cyrillic": "mac_cyrillic",
+    "cp-850": "cp850",
+    "unicode": "utf_16",
+    "iso-2022-jp-ms": cp50221.NAME,
+    "cp50220": cp50221.NAME,
+    "cp50222": cp50221.NAME,
+}
+"""Python knows ``unicode-1-1-utf-7``, ``utf7`` and ``ks_c_5601-1987`` itself; ``x-unknown``
+and ``x-user-defined`` name nothing, so detection decides."""
 _SUPERSETS = {
     # What mail clients (and browsers, per WHATWG) really mean by these labels: decoding with
     # the superset gives the characters the sender saw instead of failing on a few bytes.
@@ -25,9 +51,13 @@ _SUPERSETS = {
     "gbk": "gb18030",
     "euc_kr": "cp949",
     "shift_jis": "cp932",
-    "iso2022_jp": "iso2022_jp_ext",
+    "iso2022_jp": cp50221.NAME,
+    "iso2022_jp_ext": cp50221.NAME,
+    "big5": "big5hkscs",
+    "tis_620": "cp874",
+    "iso8859_11": "cp874",
 }
-_NOT_ASCII_BASED = ("utf_16", "utf_32", "utf_7", "iso2022", "hz")
+_NOT_ASCII_BASED = ("utf_16", "utf_32", "utf_7", "iso2022", "hz", cp50221.NAME)
 """Codecs whose text may be pure ASCII bytes that still mean something else."""
 _DETECT_LIMIT = 64 * 1024
 """Detection looks at this much at most: enough to be sure, and bounded in time."""
@@ -37,7 +67,9 @@ _CHARSET = re.compile(
 )
 _MULTIBYTE = re.compile(r"[^\x00-\x7f\ufffd]")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?]*)\?=")
+"""A word's text may hold spaces, which no rule allows but some mailers write
+(``=?UTF-8?Q? Personal=C3=A4nderung?=``); it never holds a question mark."""
 
 
 def content_charset(content_type: str) -> str | None:
@@ -55,6 +87,7 @@ def codec_name(charset: str | None) -> str | None:
     if not charset:
         return None
     label = charset.strip().strip("\"'").split("*", 1)[0].lower()
+    label = _ALIASES.get(label, label)
     try:
         info = codecs.lookup(label)
     except (LookupError, ValueError):
@@ -68,7 +101,9 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     """Declared charset, then detection, then UTF-8 with replacement characters. NUL characters
     are dropped: no database column takes them."""
     codec = codec_name(charset)
-    if data.isascii() and (codec is None or not codec.startswith(_NOT_ASCII_BASED)):
+    if data.isascii() and (
+        codec is None or not codec.replace("-", "_").startswith(_NOT_ASCII_BASED)
+    ):
         text = data.decode("ascii")
     else:
         text = _decode(data, codec)
@@ -104,6 +139,9 @@ def _detect(data: bytes) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    codec = east_asian(data[:_DETECT_LIMIT])
+    if codec is not None:
+        return data.decode(codec, "replace")
     best = from_bytes(data[:_DETECT_LIMIT]).best()
     if best is None or best.encoding is None:
         return None

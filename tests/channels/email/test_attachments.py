@@ -172,3 +172,56 @@ def test_the_plain_alternative_is_the_text_and_the_html_one_is_kept():
         "<p>Hello in <b>HTML</b></p>",
     )
     assert inbound.attachments == ()
+
+
+def attachment_part(head: bytes) -> bytes:
+    """A multipart mail whose second part has ``head`` as its header block."""
+    return (
+        mail(Content_Type='multipart/mixed; boundary="b"', body="")
+        + b"--b\r\n"
+        + TEXT_PART.encode()
+        + b"\r\n--b\r\n"
+        + head
+        + b"\r\n\r\ncontent\r\n--b--\r\n"
+    )
+
+
+def test_a_filename_in_raw_utf8_bytes_is_read_as_written():
+    raw = attachment_part(
+        b"Content-Type: image/jpeg\r\n"
+        b'Content-Disposition: attachment; filename="Hofj\xc3\xa4geralle Wasserschaden.jpg"'
+    )
+
+    assert parsed(raw).attachments[0].filename == "Hofjägeralle Wasserschaden.jpg"
+
+
+def test_a_name_in_raw_utf8_bytes_keeps_its_comma_and_cjk_characters():
+    name = "绩效管理,究竟谁错了.xls"
+    raw = attachment_part(
+        b'Content-Type: application/vnd.ms-excel; name="' + name.encode() + b'"\r\n'
+        b"Content-Disposition: attachment"
+    )
+
+    assert parsed(raw).attachments[0].filename == name
+
+
+def test_a_filename_in_legacy_8bit_bytes_is_read_with_the_parts_charset():
+    raw = attachment_part(
+        b'Content-Type: application/vnd.ms-excel; charset="gbk"; name="'
+        + "绩效管理.xls".encode("gbk")
+        + b'"\r\nContent-Disposition: attachment'
+    )
+
+    assert parsed(raw).attachments[0].filename == "绩效管理.xls"
+
+
+def test_a_latin1_filename_without_a_charset_is_not_replacement_characters():
+    raw = attachment_part(
+        b"Content-Type: application/pdf\r\n"
+        b'Content-Disposition: attachment; filename="Stra\xdfensch\xe4den Gutachten.pdf"'
+    )
+
+    filename = parsed(raw).attachments[0].filename
+
+    assert "\ufffd" not in filename
+    assert filename.endswith(" Gutachten.pdf")
