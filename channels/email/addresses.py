@@ -8,6 +8,7 @@ from email.utils import getaddresses
 from typing import Any
 
 from threadline.channels.email.charsets import decode_words, unfolded
+from threadline.core.external_ids import email_or_none
 from threadline.core.normalized import SenderIdentity
 
 Fields = Mapping[str, Sequence[str]]
@@ -22,7 +23,9 @@ _ADDRESS_ITEM = re.compile(
     r"\s*(?:,|$)"
 )
 _ESCAPED = re.compile(r"\\(.)")
-_SENDER_FIELDS = ("from", "reply-to", "sender")
+_SENDER_FIELDS = ("from", "sender", "reply-to", "return-path")
+"""Where a sender's address is looked for, in order; then the envelope sender."""
+_SHOWN_VALUE = 80
 
 
 def addresses(values: Iterable[str]) -> list[tuple[str, str]]:
@@ -33,10 +36,23 @@ def addresses(values: Iterable[str]) -> list[tuple[str, str]]:
         text = unfolded(value)
         pairs = _simple_list(text)
         for name, address in getaddresses([text]) if pairs is None else pairs:
-            address = address.strip().strip("<>")
+            name, address = _repaired(name, address)
             if "@" in address and len(address.split()) == 1:
                 found.append(((decode_words(name) if "=?" in name else name).strip(), address))
     return found
+
+
+def _repaired(name: str, address: str) -> tuple[str, str]:
+    """What mailers get wrong and a reader still understands: a name without angle brackets
+    around the address (``Ada ada@example.com``), a trailing dot (``ada@example.com.``)."""
+    address = address.strip().strip("<>")
+    words = address.split()
+    if len(words) > 1:
+        at = [index for index, word in enumerate(words) if "@" in word]
+        if len(at) == 1:
+            address = words[at[0]].strip("<>")
+            name = name or " ".join(words[: at[0]] + words[at[0] + 1 :]).strip('"')
+    return name, address.rstrip(".")
 
 
 def _simple_list(text: str) -> list[tuple[str, str]] | None:
@@ -60,14 +76,28 @@ def _simple_list(text: str) -> list[tuple[str, str]] | None:
 
 
 def sender(fields: Fields, meta: Mapping[str, Any]) -> SenderIdentity | None:
-    """From, else Reply-To, else Sender, else the envelope sender."""
+    """The first usable address of From, Sender, Reply-To, Return-Path, then the envelope
+    sender: one a client can be found or created for (``ada@localhost`` is none)."""
     for name in _SENDER_FIELDS:
-        found = addresses(fields.get(name, ()))
-        if found:
-            display_name, address = found[0]
-            return SenderIdentity("email", address, display_name or None)
+        for display_name, address in addresses(fields.get(name, ())):
+            if email_or_none(address) is not None:
+                return SenderIdentity("email", address, display_name or None)
     envelope = envelope_sender(meta)
-    return SenderIdentity("email", envelope) if envelope else None
+    if envelope is not None and email_or_none(envelope) is not None:
+        return SenderIdentity("email", envelope)
+    return None
+
+
+def senders_tried(fields: Fields, meta: Mapping[str, Any]) -> str:
+    """Where :func:`sender` looked and what it found there, for the parked item's error."""
+    tried = []
+    for name in _SENDER_FIELDS:
+        values = fields.get(name)
+        shown = repr(unfolded(values[0])[:_SHOWN_VALUE]) if values else "absent"
+        tried.append(f"{name.title()} {shown}")
+    envelope = meta.get("mail_from")
+    tried.append(f"envelope sender {envelope!r}" if envelope else "envelope sender absent")
+    return ", ".join(tried)
 
 
 def envelope_sender(meta: Mapping[str, Any]) -> str | None:

@@ -16,6 +16,7 @@ import structlog
 
 from threadline.channels.email import CHANNEL, addresses, bounces, thread_ids
 from threadline.channels.email.body import read_body
+from threadline.channels.email.broken_header import repaired
 from threadline.channels.email.charsets import header_text
 from threadline.channels.email.classify import classify
 from threadline.channels.email.feed_parser import FeedParser
@@ -35,7 +36,7 @@ _log = structlog.get_logger(__name__)
 def parse(raw: bytes, meta: Mapping[str, Any]) -> Inbound:
     """Never raises but :class:`Park`, for a mail with no sender anywhere."""
     try:
-        message = _message(raw)
+        message = _message(repaired(raw))
         if not message.keys():
             return unreadable(CHANNEL, raw, meta)
         return _inbound(message, raw, meta)
@@ -65,8 +66,8 @@ def _inbound(message: Message, raw: bytes, meta: Mapping[str, Any]) -> Inbound:
     sender = addresses.sender(fields, meta) or _reporter(message, is_report)
     if sender is None:
         raise Park(
-            "mail without a sender address (no From, Reply-To or Sender header, no envelope "
-            "sender): nobody to open a ticket for; it is kept as it came "
+            "mail without a usable sender address, nobody to open a ticket for (tried "
+            f"{addresses.senders_tried(fields, meta)}); it is kept as it came "
             "(`threadline inbound show ID`)"
         )
     subject = header_text(fields["subject"][0]) if "subject" in fields else ""

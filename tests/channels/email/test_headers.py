@@ -130,18 +130,49 @@ def test_the_sender_is_the_from_address_with_its_decoded_name():
     )
 
 
-def test_the_sender_falls_back_to_reply_to_then_sender():
+def test_the_sender_falls_back_to_sender_then_reply_to_then_return_path():
     assert parsed(mail(From="Ada", Reply_To="ada@example.com")).sender.value == "ada@example.com"
     assert parsed(mail(From=None, Sender="list@example.com")).sender.value == "list@example.com"
+    both = mail(From="Ada", Sender="list@example.com", Reply_To="ada@example.com")
+    assert parsed(both).sender.value == "list@example.com"
+    returned = mail(From="Ada", Return_Path="<bounces@example.com>")
+    assert parsed(returned).sender.value == "bounces@example.com"
+
+
+@pytest.mark.parametrize(
+    ("written", "address", "name"),
+    [
+        ("ada@example.com.", "ada@example.com", None),
+        ("Ada Lovelace <ada@example.com.>", "ada@example.com", "Ada Lovelace"),
+        ("Test test@example.com", "test@example.com", "Test"),
+        ('"Ada" ada@example.com', "ada@example.com", "Ada"),
+    ],
+)
+def test_a_from_address_mailers_got_wrong_is_repaired(written: str, address: str, name: str):
+    sender = parsed(mail(From=written)).sender
+
+    assert (sender.value, sender.display_name) == (address, name)
+
+
+def test_a_from_address_without_a_dotted_domain_gives_way_to_the_next_header():
+    raw = mail(From="Ada <ada@localhost>", Reply_To="Ada <ada@example.com>")
+
+    assert parsed(raw).sender.value == "ada@example.com"
 
 
 def test_the_sender_falls_back_to_the_envelope_sender():
     assert parsed(mail(From=None), mail_from="ada@example.com").sender.value == "ada@example.com"
 
 
-def test_a_mail_without_any_sender_is_parked():
-    with pytest.raises(Park, match="no From, Reply-To or Sender"):
-        parsed(mail(From="undisclosed-recipients:;"))
+def test_a_mail_without_any_usable_sender_is_parked_naming_what_was_tried():
+    with pytest.raises(Park) as parked:
+        parsed(mail(From="undisclosed-recipients:;", Reply_To="ada@localhost"))
+
+    assert str(parked.value) == (
+        "mail without a usable sender address, nobody to open a ticket for (tried From "
+        "'undisclosed-recipients:;', Sender absent, Reply-To 'ada@localhost', Return-Path "
+        "absent, envelope sender absent); it is kept as it came (`threadline inbound show ID`)"
+    )
 
 
 def test_the_date_is_naive_utc():

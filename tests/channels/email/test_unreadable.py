@@ -34,7 +34,7 @@ def test_garbage_gets_a_stable_id_of_its_own():
 
 
 def test_a_sender_line_in_the_garbage_is_found_as_a_last_resort():
-    raw = b"\xff\xfe\x00 not a header\nFrom: =?bad?= <ada@example.com>\n\nbody"
+    raw = b"\xff\xfe\x00 not a header\n\x01 nor this\nFrom: =?bad?= <ada@example.com>\n\nbody"
 
     inbound = parsed(raw)
 
