@@ -9,6 +9,11 @@ every line stripped, which would lose the indentation of code and logs).
 
 Only the standard signature separator (``-- ``) cuts a signature: the library's guesses (a line
 starting "Thanks," or "- ") would cut what a customer wrote after them.
+
+A forward has no reply: when nothing the sender wrote stands above a client's quote or forward
+header (nothing at all, a separator line like ``----- Original Nachricht ----``, or only their
+signature), the reply is empty and the message's body is its full text, so an agent sees what
+the customer forwarded. (Above our own marker, nothing is an agent's empty reply.)
 """
 
 from __future__ import annotations
@@ -51,12 +56,16 @@ _LINES_ABOVE = 2
 _LOOKAHEAD = 120
 """Characters past a hint the library also sees: the rest of a header block."""
 _SIGNATURE = re.compile(r"^-- ?$", re.MULTILINE)
+_SEPARATOR = re.compile(r"[ \t>]*(?:[-_=*~]{3,}.*)?")
+"""A line that is nothing but a separator (or blank): it starts with a run of rule characters."""
 
 
 def reply_text(full_text: str, html: str | None, tree: lxml.html.HtmlElement | None) -> str:
     """``tree`` is ``html`` already parsed (when the text came from it); it may be changed."""
     text = _above_marker(full_text)
-    if text is None and html and has_client_quote(html):
+    if text is not None:
+        return _without_signature(text)
+    if html and has_client_quote(html):
         root = tree if tree is not None else parse_html(html)
         if root is not None and drop_client_quotes(root):
             text = tree_text(root)
@@ -64,7 +73,10 @@ def reply_text(full_text: str, html: str | None, tree: lxml.html.HtmlElement | N
         text = _above_original_message(full_text)
     if text is None:
         text = _above_reply_header(full_text)
-    return _without_signature(text if text is not None else full_text)
+    if text is None:
+        return _without_signature(full_text)
+    reply = _without_rules_below(_without_signature(text))
+    return "" if _SIGNATURE.match(reply) else reply
 
 
 def _above_marker(text: str) -> str | None:
@@ -125,6 +137,15 @@ def _without_signature(text: str) -> str:
         if match is not None and match.start() > 0:
             text = text[: match.start()]
     return _without_quote_tail(text).strip()
+
+
+def _without_rules_below(text: str) -> str:
+    """Separator lines left above a cut (Gmail's "---------- Forwarded message ---------") are
+    not what the sender wrote; a text of nothing else is empty."""
+    lines = text.split("\n")
+    while lines and _SEPARATOR.fullmatch(lines[-1]):
+        lines.pop()
+    return "\n".join(lines).rstrip()
 
 
 def _without_quote_tail(text: str) -> str:

@@ -132,3 +132,53 @@ def test_the_header_finder_splits_where_the_library_does():
         assert [(r.headers, r.content) for r in ours] == [(r.headers, r.content) for r in theirs], (
             text
         )
+
+
+def test_a_forward_under_a_separator_line_is_the_body_not_the_separator():
+    body = (
+        "----- Original Nachricht ----\n"
+        "Von: Bob <bob@example.org>\n"
+        "Gesendet: Montag, 2. März 2026 09:00\n"
+        "Betreff: Rechnung 4711\n\n"
+        "Die Rechnung 4711 ist doppelt abgebucht worden.\n"
+    )
+
+    inbound = parsed(mail(body))
+
+    assert inbound.reply_text == ""
+    assert "Die Rechnung 4711 ist doppelt abgebucht worden." in inbound.body
+
+
+def test_a_gmail_forward_with_nothing_above_it_is_the_body():
+    body = (
+        "---------- Forwarded message ---------\n"
+        "From: Bob <bob@example.org>\n"
+        "Date: Mon, 2 Mar 2026 at 09:00\n"
+        "Subject: Invoice 4711\n"
+        "To: Ada <ada@example.com>\n\n"
+        "Invoice 4711 was charged twice.\n"
+    )
+
+    assert "Invoice 4711 was charged twice." in parsed(mail(body)).body
+
+
+def test_a_forward_with_only_a_signature_above_it_is_the_body():
+    body = (
+        "-- \nAda Lovelace\nAnalytical Engines Ltd\n\n"
+        "On Mon, 2 Mar 2026 at 09:00, Bob <bob@example.org> wrote:\n"
+        "> Invoice 4711 was charged twice.\n"
+    )
+
+    assert "> Invoice 4711 was charged twice." in parsed(mail(body)).body
+
+
+def test_words_above_a_forward_stay_the_reply():
+    body = (
+        "Please look at the invoice below.\n\n"
+        "---------- Forwarded message ---------\n"
+        "From: Bob <bob@example.org>\n"
+        "Date: Mon, 2 Mar 2026 at 09:00\n\n"
+        "Invoice 4711 was charged twice.\n"
+    )
+
+    assert parsed(mail(body)).reply_text == "Please look at the invoice below."
