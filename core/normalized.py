@@ -58,6 +58,10 @@ class ThreadHints:
 
     own_id: str | None = None
     """The message's own external id (Message-ID, Slack ``channel:ts``, Twilio SID)."""
+    delivery_id: str | None = None
+    """Where senders reuse own ids for different messages (some mailers and devices do with
+    Message-IDs): what tells this message from another under the same own id, the same for
+    every re-delivery of it. None: the own id alone identifies the message."""
     in_reply_to: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     reply_token: str | None = None

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from threadline.core.batch_writes import BatchWrites
@@ -18,6 +18,11 @@ from threadline.core.rows import RefClaim, RefRow
 _REFS = select(MessageRef.external_id, MessageRef.ticket_id, MessageRef.message_id).where(
     MessageRef.channel == bindparam("channel"),
     MessageRef.external_id.in_(bindparam("keys", expanding=True)),
+)
+_BOUND = (
+    select(func.count())
+    .select_from(MessageRef)
+    .where(MessageRef.message_id == bindparam("message_id"))
 )
 
 
@@ -63,9 +68,17 @@ class ThreadRefs:
         self._writes.ref(RefRow(channel, key, ticket_id, message_id, self._now))
 
     def claim(self, channel: str, key: str, message_id: int) -> None:
-        """A key stored as only referenced becomes the own id of ``message_id``."""
-        self._refs[(channel, key)] = self._refs[(channel, key)]._replace(message_id=message_id)
-        self._writes.claim(RefClaim(channel, key, message_id))
+        """A key stored as only referenced becomes the own id of ``message_id``; one that is
+        another message's own id already (reused) stays that message's."""
+        ref = self._refs[(channel, key)]
+        if ref.message_id is None:
+            self._refs[(channel, key)] = ref._replace(message_id=message_id)
+            self._writes.claim(RefClaim(channel, key, message_id))
+
+    def bound_to(self, message_id: int) -> int:
+        """How many stored keys are ``message_id``'s own (write the batch's buffered ones
+        first)."""
+        return self._session.connection().execute(_BOUND, {"message_id": message_id}).scalar_one()
 
     def merged(self, survivor_id: int, absorbed_ids: Iterable[int]) -> None:
         """After a merge: the absorbed tickets' refs are the survivor's."""

@@ -39,6 +39,7 @@ from threadline.core.models import (
     ticket_tags,
 )
 from threadline.core.normalized import Classification, Inbound
+from threadline.core.thread_refs import Ref
 from threadline.core.tokens import ReplyToken, TokenSigner
 
 
@@ -68,9 +69,10 @@ def verified_token(inbound: Inbound, signer: TokenSigner) -> ReplyToken | None:
 
 
 def thread_keys(inbound: Inbound) -> tuple[str, ...]:
-    """The ids that bind a message to its conversation: its own and every one it names."""
+    """The ids that bind a message to its conversation: its own (and its delivery id) and every
+    one it names."""
     hints = inbound.hints
-    keys = [*([hints.own_id] if hints.own_id else []), *hints.referenced]
+    keys = [*filter(None, (hints.own_id, hints.delivery_id)), *hints.referenced]
     if hints.chat_thread:
         keys.append(hints.chat_thread)
     return tuple(dict.fromkeys(keys))
@@ -101,10 +103,12 @@ def _match(
 ) -> ThreadMatch:
     refs = work.refs.of(inbound.channel, thread_keys(inbound))
     known = frozenset(ref.external_id for ref in refs)
+    duplicate = _duplicate_of(work, inbound, refs)
+    if duplicate is not None:
+        return ThreadMatch(None, "duplicate", duplicate_of=duplicate, known_refs=known)
     own_id = inbound.hints.own_id
-    for ref in refs:
-        if ref.external_id == own_id and ref.message_id is not None:
-            return ThreadMatch(None, "duplicate", duplicate_of=ref.message_id, known_refs=known)
+    # Another message's own id, reused: no sign that this one answers it.
+    refs = [ref for ref in refs if not (ref.external_id == own_id and ref.message_id is not None)]
     if author.claims_agent:
         return ThreadMatch(None, "new", known_refs=known)
     if token is not None:
@@ -129,6 +133,21 @@ def _match(
         if latest is not None:
             return ThreadMatch(latest, "latest", known_refs=known)
     return ThreadMatch(None, "new", known_refs=known)
+
+
+def _duplicate_of(work: BatchWork, inbound: Inbound, refs: list[Ref]) -> int | None:
+    """The stored message this one is a re-delivery of: the one with its delivery id, or where
+    it has none, with its own id. A message stored before delivery ids were kept has only its
+    own id's ref bound to it: that one still counts as the same message."""
+    hints = inbound.hints
+    by_key = {ref.external_id: ref.message_id for ref in refs if ref.message_id is not None}
+    if hints.delivery_id is None or hints.delivery_id in by_key:
+        return by_key.get(hints.delivery_id or hints.own_id or "")
+    same_own_id = by_key.get(hints.own_id or "")
+    if same_own_id is None:
+        return None
+    work.flush()  # the keys of a message earlier in this batch count too
+    return same_own_id if work.refs.bound_to(same_own_id) == 1 else None
 
 
 def surely_new_tickets(
@@ -164,12 +183,13 @@ def record_refs(
     work: BatchWork, inbound: Inbound, match: ThreadMatch, ticket_id: int, message_id: int
 ) -> None:
     """Bind every thread key of the message to its ticket; its own id also to the message."""
-    own_id = inbound.hints.own_id
+    hints = inbound.hints
+    own = (hints.own_id, hints.delivery_id)
     for key in thread_keys(inbound):
         if key not in match.known_refs:
-            work.refs.add(inbound.channel, key, ticket_id, message_id if key == own_id else None)
-    if own_id in match.known_refs:
-        work.refs.claim(inbound.channel, own_id, message_id)
+            work.refs.add(inbound.channel, key, ticket_id, message_id if key in own else None)
+    if hints.own_id in match.known_refs:
+        work.refs.claim(inbound.channel, hints.own_id, message_id)
 
 
 def merge_tickets(

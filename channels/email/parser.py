@@ -19,6 +19,7 @@ from threadline.channels.email.body import read_body
 from threadline.channels.email.broken_header import repaired
 from threadline.channels.email.charsets import header_text
 from threadline.channels.email.classify import classify
+from threadline.channels.email.dedup import delivery_id
 from threadline.channels.email.feed_parser import FeedParser
 from threadline.channels.email.html_body import parse_html, tree_text
 from threadline.channels.email.reply_text import reply_text
@@ -104,6 +105,7 @@ def _inbound(message: Message, raw: bytes, meta: Mapping[str, Any]) -> Inbound:
         attachments=body.attachments,
         hints=ThreadHints(
             own_id=own_id,
+            delivery_id=delivery_id(raw),
             in_reply_to=in_reply_to,
             references=references,
             referenced_tokens=thread_ids.our_tokens((*in_reply_to, *reversed(references))),

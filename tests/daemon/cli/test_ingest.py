@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.daemon.cli.conftest import Threadline
 from tests.support.daemon import free_port
+from threadline.channels.email.dedup import mail_dedup_key
 from threadline.core.dedup import content_key
 from threadline.core.models import InboundItem
 
@@ -74,7 +75,7 @@ def test_one_mail_delivered_for_two_of_our_addresses_is_stored_once(
 
     assert again.returncode == 0, again.stderr
     assert again.stdout == "stdin: duplicate of inbound item 1\n"
-    assert [item.dedup_key for item in items(sessions)] == ["mid:m1@example.com"]
+    assert [item.dedup_key for item in items(sessions)] == [mail_dedup_key(mail)]
 
 
 def test_files_are_accepted_together(
