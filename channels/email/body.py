@@ -30,8 +30,8 @@ _TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 _TYPES = mimetypes.MimeTypes()
 """Python's own table only, not the machine's ``/etc/mime.types``: the same names everywhere."""
 _STRAY_RETURNS = re.compile(r"\r+\n?")
-"""What is left of carriage returns once CRLF became LF: doubled ones (``\r\r\n``, a relay
-that converted twice) and lone ones (old Mac line ends), each a line break."""
+"""What is left of carriage returns once CRLF became LF: doubled ones (CR CR LF, a relay that
+converted twice) and lone ones (old Mac line ends), each a line break."""
 _RAW_FILENAME = re.compile(r"""(?:^|;)\s*(file)?name\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))""", re.I)
 
 
@@ -103,8 +103,8 @@ def _read_leaf(
 
 
 def _line_ends(text: str) -> str:
-    """Every line end as LF. The split is the same as replace("\r\n", "\n"), in about half
-    the time (one pass, not two); a carriage return left after it is a stray."""
+    """Every line end as LF. Splitting at CRLF and joining with LF takes about half the time
+    of a replace (one pass, not two); a carriage return left after it is a stray."""
     text = "\n".join(text.split("\r\n"))
     return _STRAY_RETURNS.sub("\n", text) if "\r" in text else text
 
@@ -197,7 +197,9 @@ def _eight_bit_filename(part: Message) -> str | None:
     """A name written as raw 8-bit bytes, decoded as the sender meant it: compat32 would hand
     it over with every such byte replaced by U+FFFD. UTF-8 first (what nearly every client
     writes), then the part's charset, then detection."""
-    fields = {name.lower(): value for name, value in part.raw_items()}
+    fields: dict[str, str] = {}
+    for name, value in part.raw_items():
+        fields.setdefault(name.lower(), value)
     for field, wanted in (("content-disposition", "file"), ("content-type", None)):
         value = fields.get(field)
         if value is None or value.isascii():

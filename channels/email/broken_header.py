@@ -19,8 +19,8 @@ _END = re.compile(rb"\r?\n\r?\n")
 
 def repaired(raw: bytes) -> bytes:
     """``raw`` with a stray first line left out and a continuation without whitespace given
-    some, when header fields follow them; unchanged (the same object) otherwise, which one
-    search of the header block decides for nearly every mail."""
+    some, when header fields follow them; unchanged (the same object) otherwise. The parser
+    calls it only for a mail whose header it found cut short."""
     end_match = _END.search(raw)
     end = end_match.start() if end_match else len(raw)
     stray = _STRAY.search(raw, 0, end)

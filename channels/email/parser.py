@@ -8,6 +8,7 @@ it never raises on broken MIME; what it leaves raw (8-bit headers, unknown chars
 from __future__ import annotations
 
 from collections.abc import Mapping
+from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import Message
 from email.policy import compat32
 from typing import Any
@@ -37,7 +38,10 @@ _log = structlog.get_logger(__name__)
 def parse(raw: bytes, meta: Mapping[str, Any]) -> Inbound:
     """Never raises but :class:`Park`, for a mail with no sender anywhere."""
     try:
-        message = _message(repaired(raw))
+        message = _message(raw)
+        if _header_cut_short(message):
+            fixed = repaired(raw)
+            message = message if fixed is raw else _message(fixed)
         if not message.keys():
             return unreadable(CHANNEL, raw, meta)
         return _inbound(message, raw, meta)
@@ -47,6 +51,13 @@ def parse(raw: bytes, meta: Mapping[str, Any]) -> Inbound:
         # Whatever the mail did to the parser, it is kept: as it arrived, for an agent to read.
         _log.warning("unreadable mail, kept as an attachment", exc_info=True)
         return unreadable(CHANNEL, raw, meta)
+
+
+def _header_cut_short(message: Message) -> bool:
+    """The parser met a line that is neither a field nor a continuation and read the rest as
+    body: the one case ``broken_header`` may mend, checked after the parse so that a sound
+    mail pays nothing."""
+    return any(isinstance(defect, MissingHeaderBodySeparatorDefect) for defect in message.defects)
 
 
 def _message(raw: bytes) -> Message:
