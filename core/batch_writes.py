@@ -42,7 +42,7 @@ _CLAIM_REFS = (
         MessageRef.channel == bindparam("ref_channel"),
         MessageRef.external_id == bindparam("ref_id"),
     )
-    .values(message_id=bindparam("own_message_id"))
+    .values(message_id=bindparam("own_message_id"), delivery_id=bindparam("own_delivery_id"))
 )
 _INSERT_NOTIFICATIONS = BulkInsert(Notification.__table__, NotificationRow._fields)
 _INSERT_ATTACHMENTS = BulkInsert(Attachment.__table__, AttachmentRow._fields)

@@ -37,6 +37,7 @@ class RefRow(NamedTuple):
     ticket_id: int
     message_id: int | None
     created_at: datetime
+    delivery_id: str | None
 
 
 class RefClaim(NamedTuple):
@@ -46,6 +47,7 @@ class RefClaim(NamedTuple):
     ref_channel: str
     ref_id: str
     own_message_id: int
+    own_delivery_id: str | None
 
 
 class NotificationRow(NamedTuple):

@@ -8,21 +8,18 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from threadline.core.batch_writes import BatchWrites
 from threadline.core.models import MessageRef
 from threadline.core.rows import RefClaim, RefRow
 
-_REFS = select(MessageRef.external_id, MessageRef.ticket_id, MessageRef.message_id).where(
+_REFS = select(
+    MessageRef.external_id, MessageRef.ticket_id, MessageRef.message_id, MessageRef.delivery_id
+).where(
     MessageRef.channel == bindparam("channel"),
     MessageRef.external_id.in_(bindparam("keys", expanding=True)),
-)
-_BOUND = (
-    select(func.count())
-    .select_from(MessageRef)
-    .where(MessageRef.message_id == bindparam("message_id"))
 )
 
 
@@ -31,6 +28,8 @@ class Ref(NamedTuple):
     ticket_id: int
     message_id: int | None
     """None: the key is only referenced, no message of ours carries it as its own id."""
+    delivery_id: str | None = None
+    """That message's delivery id, where its channel gives one."""
 
 
 class ThreadRefs:
@@ -63,22 +62,26 @@ class ThreadRefs:
         self.load({(channel, key) for key in keys})
         return [ref for key in keys if (ref := self._refs.get((channel, key))) is not None]
 
-    def add(self, channel: str, key: str, ticket_id: int, message_id: int | None) -> None:
-        self._refs[(channel, key)] = Ref(key, ticket_id, message_id)
-        self._writes.ref(RefRow(channel, key, ticket_id, message_id, self._now))
+    def add(
+        self,
+        channel: str,
+        key: str,
+        ticket_id: int,
+        message_id: int | None,
+        delivery_id: str | None = None,
+    ) -> None:
+        self._refs[(channel, key)] = Ref(key, ticket_id, message_id, delivery_id)
+        self._writes.ref(RefRow(channel, key, ticket_id, message_id, self._now, delivery_id))
 
-    def claim(self, channel: str, key: str, message_id: int) -> None:
+    def claim(self, channel: str, key: str, message_id: int, delivery_id: str | None) -> None:
         """A key stored as only referenced becomes the own id of ``message_id``; one that is
         another message's own id already (reused) stays that message's."""
         ref = self._refs[(channel, key)]
         if ref.message_id is None:
-            self._refs[(channel, key)] = ref._replace(message_id=message_id)
-            self._writes.claim(RefClaim(channel, key, message_id))
-
-    def bound_to(self, message_id: int) -> int:
-        """How many stored keys are ``message_id``'s own (write the batch's buffered ones
-        first)."""
-        return self._session.connection().execute(_BOUND, {"message_id": message_id}).scalar_one()
+            self._refs[(channel, key)] = ref._replace(
+                message_id=message_id, delivery_id=delivery_id
+            )
+            self._writes.claim(RefClaim(channel, key, message_id, delivery_id))
 
     def merged(self, survivor_id: int, absorbed_ids: Iterable[int]) -> None:
         """After a merge: the absorbed tickets' refs are the survivor's."""

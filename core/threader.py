@@ -69,10 +69,9 @@ def verified_token(inbound: Inbound, signer: TokenSigner) -> ReplyToken | None:
 
 
 def thread_keys(inbound: Inbound) -> tuple[str, ...]:
-    """The ids that bind a message to its conversation: its own (and its delivery id) and every
-    one it names."""
+    """The ids that bind a message to its conversation: its own and every one it names."""
     hints = inbound.hints
-    keys = [*filter(None, (hints.own_id, hints.delivery_id)), *hints.referenced]
+    keys = [*([hints.own_id] if hints.own_id else []), *hints.referenced]
     if hints.chat_thread:
         keys.append(hints.chat_thread)
     return tuple(dict.fromkeys(keys))
@@ -103,7 +102,7 @@ def _match(
 ) -> ThreadMatch:
     refs = work.refs.of(inbound.channel, thread_keys(inbound))
     known = frozenset(ref.external_id for ref in refs)
-    duplicate = _duplicate_of(work, inbound, refs)
+    duplicate = _duplicate_of(inbound, refs)
     if duplicate is not None:
         return ThreadMatch(None, "duplicate", duplicate_of=duplicate, known_refs=known)
     own_id = inbound.hints.own_id
@@ -135,19 +134,18 @@ def _match(
     return ThreadMatch(None, "new", known_refs=known)
 
 
-def _duplicate_of(work: BatchWork, inbound: Inbound, refs: list[Ref]) -> int | None:
-    """The stored message this one is a re-delivery of: the one with its delivery id, or where
-    it has none, with its own id. A message stored before delivery ids were kept has only its
-    own id's ref bound to it: that one still counts as the same message."""
+def _duplicate_of(inbound: Inbound, refs: list[Ref]) -> int | None:
+    """The stored message with this one's own id, when this is a re-delivery of it: always,
+    unless both have delivery ids and they differ (another message under a reused own id). A
+    message stored before delivery ids were kept has none, and still counts as the same."""
     hints = inbound.hints
-    by_key = {ref.external_id: ref.message_id for ref in refs if ref.message_id is not None}
-    if hints.delivery_id is None or hints.delivery_id in by_key:
-        return by_key.get(hints.delivery_id or hints.own_id or "")
-    same_own_id = by_key.get(hints.own_id or "")
-    if same_own_id is None:
-        return None
-    work.flush()  # the keys of a message earlier in this batch count too
-    return same_own_id if work.refs.bound_to(same_own_id) == 1 else None
+    for ref in refs:
+        if ref.external_id == hints.own_id and ref.message_id is not None:
+            reused = None not in (hints.delivery_id, ref.delivery_id) and (
+                hints.delivery_id != ref.delivery_id
+            )
+            return None if reused else ref.message_id
+    return None
 
 
 def surely_new_tickets(
@@ -184,12 +182,13 @@ def record_refs(
 ) -> None:
     """Bind every thread key of the message to its ticket; its own id also to the message."""
     hints = inbound.hints
-    own = (hints.own_id, hints.delivery_id)
     for key in thread_keys(inbound):
-        if key not in match.known_refs:
-            work.refs.add(inbound.channel, key, ticket_id, message_id if key in own else None)
+        if key == hints.own_id and key not in match.known_refs:
+            work.refs.add(inbound.channel, key, ticket_id, message_id, hints.delivery_id)
+        elif key not in match.known_refs:
+            work.refs.add(inbound.channel, key, ticket_id, None)
     if hints.own_id in match.known_refs:
-        work.refs.claim(inbound.channel, hints.own_id, message_id)
+        work.refs.claim(inbound.channel, hints.own_id, message_id, hints.delivery_id)
 
 
 def merge_tickets(

@@ -74,6 +74,9 @@ class MessageRef(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     created_at: Mapped[datetime] = created_at_column()
+    delivery_id: Mapped[str | None] = mapped_column(String(255))
+    """On a message's own id: the channel's delivery id of that message, where senders reuse
+    own ids (``ThreadHints.delivery_id``), so that only a re-delivery of it is a duplicate."""
 
 
 class Blob(Base):

@@ -1,6 +1,6 @@
 """Mail is keyed on its Message-ID and a digest of From, Date and Subject, so different mails
-that reuse one Message-ID are all stored; each stored mail's key is also bound to its message
-as a ref, which tells the threader a re-delivery from a different mail.
+that reuse one Message-ID are all stored; each stored mail's key is also kept on its Message-ID's
+ref (``message_refs.delivery_id``), which tells the threader a re-delivery from a different mail.
 
 The key is computed here as the email channel computed it at this revision (a migration must
 not change with the code after it), from the raw items, a thousand at a time.
@@ -13,7 +13,6 @@ Create Date: 2026-12-06 07:30:00
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -35,33 +34,33 @@ _items = sa.table(
     sa.column("raw", sa.LargeBinary),
     sa.column("message_id", sa.Integer),
 )
-_messages = sa.table("messages", sa.column("id", sa.Integer), sa.column("ticket_id", sa.Integer))
 _refs = sa.table(
     "message_refs",
-    sa.column("channel", sa.String),
-    sa.column("external_id", sa.String),
-    sa.column("ticket_id", sa.Integer),
     sa.column("message_id", sa.Integer),
-    sa.column("created_at", sa.DateTime),
+    sa.column("delivery_id", sa.String),
+)
+_KEEP_DELIVERY = (
+    sa.update(_refs)
+    .where(_refs.c.message_id == sa.bindparam("message"))
+    .values(delivery_id=sa.bindparam("delivery"))
 )
 
 
 def upgrade() -> None:
+    op.add_column("message_refs", sa.Column("delivery_id", sa.String(length=255), nullable=True))
     connection = op.get_bind()
-    now = datetime.now(UTC).replace(tzinfo=None)
     last = 0
     while True:
         rows = connection.execute(
-            sa.select(_items.c.id, _items.c.raw, _items.c.message_id, _messages.c.ticket_id)
-            .outerjoin(_messages, _messages.c.id == _items.c.message_id)
+            sa.select(_items.c.id, _items.c.raw, _items.c.message_id)
             .where(_items.c.channel == _EMAIL, _items.c.id > last)
             .order_by(_items.c.id)
             .limit(_CHUNK)
         ).all()
         if not rows:
             return
-        refs = []
-        for item_id, raw, message_id, ticket_id in rows:
+        kept = []
+        for item_id, raw, message_id in rows:
             key = _delivery_id(raw)
             if key is None:
                 continue
@@ -69,27 +68,18 @@ def upgrade() -> None:
                 sa.update(_items).where(_items.c.id == item_id).values(dedup_key=key)
             )
             if message_id is not None:
-                refs.append(
-                    {
-                        "channel": _EMAIL,
-                        "external_id": key,
-                        "ticket_id": ticket_id,
-                        "message_id": message_id,
-                        "created_at": now,
-                    }
-                )
-        if refs:
-            connection.execute(sa.insert(_refs), refs)
+                kept.append({"message": message_id, "delivery": key})
+        if kept:
+            connection.execute(_KEEP_DELIVERY, kept)
         last = rows[-1][0]
 
 
 def downgrade() -> None:
     """Keys go back to ``mid:<Message-ID>``; a key over the column's width had been a digest
     before and is one again, of the new text."""
+    with op.batch_alter_table("message_refs") as table:
+        table.drop_column("delivery_id")
     connection = op.get_bind()
-    connection.execute(
-        sa.delete(_refs).where(_refs.c.channel == _EMAIL, _refs.c.external_id.like("mid:%|%"))
-    )
     for item_id, key in connection.execute(
         sa.select(_items.c.id, _items.c.dedup_key).where(
             _items.c.channel == _EMAIL, _items.c.dedup_key.like("mid:%|%")
