@@ -132,7 +132,7 @@ def _notify_agents(work: BatchWork, event: FanOut, addresses: AgentAddresses) ->
     agents = _agents_to_notify(work, ticket)
     kind = "ticket_created" if event.created_ticket else "client_replied"
     content = f"{event.author.address}: {ticket.title}"
-    created_at = event.message.created_at
+    created_at = work.now
     queued = 0
     for user_id, email in agents:
         work.writes.notification(NotificationRow(user_id, ticket.id, kind, content, created_at))

@@ -113,6 +113,8 @@ class Inbound:
     hints: ThreadHints = field(default_factory=ThreadHints)
     classification: Classification = Classification.PERSONAL
     sent_at: datetime | None = None
+    """When the sender says it was sent (a mail's Date), naive UTC; stored as the message's
+    time where plausible (``core/store.py``)."""
     receiving_address: str | None = None
     """Where it arrived (mailbox address, Slack channel, WhatsApp number): routing reads it."""
     bounces: tuple[Bounce, ...] = ()

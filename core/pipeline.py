@@ -47,11 +47,18 @@ class Pipeline:
             if not isinstance(item.prepared, Inbound):
                 raise TypeError(f"inbound item {item.id} was not parsed ahead")
             inbounds.append(item.prepared)
-        return self.handle_inbounds(session, inbounds)
+        return self.handle_inbounds(session, inbounds, [item.accepted_at for item in items])
 
-    def handle_inbounds(self, session: Session, inbounds: Sequence[Inbound]) -> list[Outcome]:
-        """Handle the messages in order as one unit of work."""
+    def handle_inbounds(
+        self,
+        session: Session,
+        inbounds: Sequence[Inbound],
+        accepted: Sequence[datetime | None] = (),
+    ) -> list[Outcome]:
+        """Handle the messages in order as one unit of work; ``accepted``: when each was
+        accepted (by default, or where None, now)."""
         work = BatchWork(session, self._clock())
+        accepted_at = [*accepted, *[None] * (len(inbounds) - len(accepted))]
         tokens = [verified_token(inbound, self._signer) for inbound in inbounds]
         identity = self._settings.identity
         senders = [sender_key(inbound.sender, identity) for inbound in inbounds]
@@ -66,14 +73,16 @@ class Pipeline:
         create_unknown_senders(work, inbounds, tokens, senders, identity, self._settings.traits)
         work.ids.reserve("tickets", surely_new_tickets(work, inbounds, tokens, senders))
         outcomes = [
-            self._handle(work, inbound, token)
-            for inbound, token in zip(inbounds, tokens, strict=True)
+            self._handle(work, inbound, token, at or work.now)
+            for inbound, token, at in zip(inbounds, tokens, accepted_at, strict=True)
         ]
         work.flush()
         return outcomes
 
-    def _handle(self, work: BatchWork, inbound: Inbound, token: ReplyToken | None) -> Outcome:
-        message = InFlight(inbound, token)
+    def _handle(
+        self, work: BatchWork, inbound: Inbound, token: ReplyToken | None, accepted_at: datetime
+    ) -> Outcome:
+        message = InFlight(inbound, token, accepted_at)
         for step in self._steps:
             ended = step(work, message, self._settings)
             if ended is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from threadline.core.agent_commands import AgentReply, apply_commands, parse_agent_reply
 from threadline.core.batch_work import BatchWork
@@ -33,6 +33,7 @@ from threadline.core.settings import (
 from threadline.core.store import (
     StoredMessage,
     open_ticket,
+    sent_time,
     store_attachments,
     store_full_text,
     store_message,
@@ -66,6 +67,8 @@ class InFlight:
 
     inbound: Inbound
     token: ReplyToken | None
+    accepted_at: datetime
+    """When the item was accepted: the message's time unless it carries a plausible one."""
     author: Author = field(init=False)
     match: ThreadMatch = field(init=False)
     ticket: Ticket = field(init=False)
@@ -143,7 +146,13 @@ def store(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome 
         it.reply = parse_agent_reply(inbound.body)
         body, internal = (it.reply.text, it.reply.internal) if it.reply.text else (body, True)
     it.message = store_message(
-        work, it.ticket, it.author, body, channel=inbound.channel, internal=internal
+        work,
+        it.ticket,
+        it.author,
+        body,
+        channel=inbound.channel,
+        internal=internal,
+        sent_at=sent_time(inbound.sent_at, it.accepted_at),
     )
     store_full_text(work, it.message, inbound.full_text)
     store_attachments(work, it.message, inbound)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from threadline.core.batch_work import BatchWork
 from threadline.core.identity import Author
@@ -16,6 +16,10 @@ from threadline.core.storable import without_nul
 
 TITLE_LENGTH = 255
 NO_SUBJECT = "(no subject)"
+SENT_AT_SKEW = timedelta(minutes=15)
+"""How far ahead of ours a sender's clock may run."""
+SENT_AT_MAX_AGE = timedelta(days=3653)
+"""Older than ten years, a date is a clock that was never set (1970, 2000), not a backlog."""
 
 
 def ticket_title(inbound: Inbound) -> str:
@@ -65,6 +69,17 @@ class StoredMessage:
     created_at: datetime
 
 
+def sent_time(sent_at: datetime | None, accepted_at: datetime) -> datetime:
+    """When a message was sent (``messages.created_at``): the time its channel gives (a mail's
+    Date) where that is plausible, so a backlog drained late keeps its real times; else when it
+    was accepted."""
+    if sent_at is not None and (
+        accepted_at - SENT_AT_MAX_AGE <= sent_at <= accepted_at + SENT_AT_SKEW
+    ):
+        return sent_at
+    return accepted_at
+
+
 def store_message(
     work: BatchWork,
     ticket: Ticket,
@@ -73,9 +88,12 @@ def store_message(
     *,
     channel: str | None,
     internal: bool,
+    sent_at: datetime | None = None,
 ) -> StoredMessage:
-    """``author`` None is a system message (always internal: it is the desk talking to itself)."""
+    """``author`` None is a system message (always internal: it is the desk talking to itself).
+    ``sent_at`` (from :func:`sent_time`): none for what the desk writes now."""
     internal = internal or author is None
+    created_at = sent_at or work.now
     body = without_nul(body)
     message_id = work.ids.next("messages")
     work.add_message(
@@ -88,10 +106,10 @@ def store_message(
             is_system_message=author is None,
             channel=channel,
             is_internal=internal,
-            created_at=work.now,
+            created_at=created_at,
         )
     )
-    return StoredMessage(message_id, ticket.id, body, internal, work.now)
+    return StoredMessage(message_id, ticket.id, body, internal, created_at)
 
 
 def store_full_text(work: BatchWork, message: StoredMessage, full_text: str) -> None:
