@@ -53,12 +53,11 @@ class Pipeline:
         self,
         session: Session,
         inbounds: Sequence[Inbound],
-        accepted: Sequence[datetime | None] = (),
+        accepted: Sequence[datetime | None] | None = None,
     ) -> list[Outcome]:
         """Handle the messages in order as one unit of work; ``accepted``: when each was
-        accepted (by default, or where None, now)."""
+        accepted (where None, or without it, now)."""
         work = BatchWork(session, self._clock())
-        accepted_at = [*accepted, *[None] * (len(inbounds) - len(accepted))]
         tokens = [verified_token(inbound, self._signer) for inbound in inbounds]
         identity = self._settings.identity
         senders = [sender_key(inbound.sender, identity) for inbound in inbounds]
@@ -74,7 +73,9 @@ class Pipeline:
         work.ids.reserve("tickets", surely_new_tickets(work, inbounds, tokens, senders))
         outcomes = [
             self._handle(work, inbound, token, at or work.now)
-            for inbound, token, at in zip(inbounds, tokens, accepted_at, strict=True)
+            for inbound, token, at in zip(
+                inbounds, tokens, accepted or [None] * len(inbounds), strict=True
+            )
         ]
         work.flush()
         return outcomes

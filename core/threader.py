@@ -141,10 +141,8 @@ def _duplicate_of(inbound: Inbound, refs: list[Ref]) -> int | None:
     hints = inbound.hints
     for ref in refs:
         if ref.external_id == hints.own_id and ref.message_id is not None:
-            reused = None not in (hints.delivery_id, ref.delivery_id) and (
-                hints.delivery_id != ref.delivery_id
-            )
-            return None if reused else ref.message_id
+            known = ref.delivery_id is not None and hints.delivery_id is not None
+            return None if known and ref.delivery_id != hints.delivery_id else ref.message_id
     return None
 
 
