@@ -170,3 +170,27 @@ async def test_a_mail_with_a_nul_in_its_message_id_is_accepted_and_the_listener_
     with sessions() as session:
         item = session.scalars(select(InboundItem)).one()
     assert (item.raw, "\x00" not in item.dedup_key) == (raw, True)
+
+
+async def test_a_nul_in_the_envelope_is_stored_without_it_on_either_database(
+    db_url: str, sessions: sessionmaker[Session]
+) -> None:
+    """The envelope reaches the item's meta, which PostgreSQL's JSONB refuses with a NUL."""
+    settings = settings_model().model_validate({"smtp": {"listen": f"127.0.0.1:{free_port()}"}})
+    listener = SmtpListener(MailListener(Intake(sessions), settings.email, settings.smtp))
+    await listener.start()
+
+    def send_with_nul_envelope() -> dict[str, Any]:
+        with smtplib.SMTP("127.0.0.1", listener.listen.port, timeout=10) as client:
+            return client.sendmail("ada\x00x@example.com", ["support\x00@localhost"], MAIL)
+
+    try:
+        assert await asyncio.to_thread(send_with_nul_envelope) == {}
+        assert (listener.state, listener.last_error) == (State.IDLE, None)
+    finally:
+        await listener.close(timeout=5)
+    with sessions() as session:
+        item = session.scalars(select(InboundItem)).one()
+    assert item.meta is not None
+    assert item.meta["mail_from"] == "adax@example.com"
+    assert item.meta["rcpt_tos"] == ["support@localhost"]
