@@ -66,7 +66,6 @@ class StoredMessage:
     ticket_id: int
     body: str
     is_internal: bool
-    created_at: datetime
 
 
 def sent_time(sent_at: datetime | None, accepted_at: datetime) -> datetime:
@@ -109,7 +108,7 @@ def store_message(
             created_at=created_at,
         )
     )
-    return StoredMessage(message_id, ticket.id, body, internal, created_at)
+    return StoredMessage(message_id, ticket.id, body, internal)
 
 
 def store_full_text(work: BatchWork, message: StoredMessage, full_text: str) -> None:
