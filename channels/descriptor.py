@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel
 
 from threadline.channels.component import Service
 from threadline.core.channel_traits import ChannelTraits
-from threadline.core.parsers import Parser
+from threadline.core.parsers import Fetch, Parser
 from threadline.core.settings import Section
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from threadline.core.tokens import TokenSigner
 
 S = TypeVar("S", bound=Section)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,17 @@ class ChannelContext:
     intake: Intake
     """Accepts raw items and wakes the processors of every daemon sharing the database."""
     signer: TokenSigner
+    _shared: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def section(self, kind: type[S]) -> S:
         return section(self.settings, kind)
+
+    def shared(self, key: str, build: Callable[[], T]) -> T:
+        """One object of the run under ``key``, built on first use: what a channel's sender,
+        components and routes share (the health of its connection)."""
+        if key not in self._shared:
+            self._shared[key] = build()
+        return cast(T, self._shared[key])
 
 
 def section(settings: BaseModel, kind: type[S]) -> S:
@@ -78,13 +87,16 @@ class Channel:
     dedup_key: Callable[[bytes], str]
     """The key of a raw item when whoever hands it in gives none (``threadline ingest``):
     the channel's own message id, or a digest of the bytes."""
+    fetch: Callable[[BaseModel], Fetch | None] = lambda _settings: None
+    """From the settings (the provider's credentials): what fetches, in the processor and
+    outside any transaction, what a parsed item only names; None: nothing to fetch."""
     parse_in_workers: bool = True
     """The parser costs more than shipping an item to a parse worker and its message back:
     mail does (about 330 µs against 20), JSON that pydantic-core validates does not."""
     sections: Mapping[str, type[Section]] = field(default_factory=dict)
     """The TOML tables the channel reads, by name (``[email]``, ``[smtp]``...)."""
-    sender: Callable[[ChannelContext], Sender] | None = None
-    """Delivers outbox rows of this channel; None: the channel only receives."""
+    sender: Callable[[ChannelContext], Sender | None] = lambda _context: None
+    """Delivers outbox rows of this channel; None: the channel only receives, or is off."""
     components: Callable[[ChannelContext], Sequence[Service]] = lambda _context: ()
     """Listeners and pollers, started and stopped by the supervisor with the others."""
     jobs: Callable[[Sequence[Service]], Sequence[Job]] = lambda _components: ()
@@ -92,5 +104,8 @@ class Channel:
     the daemon's scheduler with its own jobs."""
     routes: Sequence[Route] = ()
     traits: ChannelTraits = field(default_factory=ChannelTraits)
+    feed: Callable[[BaseModel], str | None] = lambda _settings: None
+    """From the settings: where the channel keeps the agents a feed of every ticket (a chat
+    channel's id), None for no feed."""
     suppress_bounced_for: Callable[[BaseModel], timedelta] = lambda _settings: timedelta(0)
     """From the settings: how long an address that bounced hard receives nothing on it."""

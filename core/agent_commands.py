@@ -1,5 +1,6 @@
 """Short commands at the top of an agent's reply (``#close``, ``#status``, ``#priority``,
-``#assign``, ``#tag``, ``#note``), applied to the ticket and removed from what the client sees.
+``#assign``, ``#tag``, ``#note`` or ``note:``), applied to the ticket and removed from what the
+client sees.
 
 Only the leading lines count, and only known command words: a ``#hashtag`` in the body is
 text. A command that cannot be applied leaves an internal system note on the ticket saying why,
@@ -21,7 +22,11 @@ from threadline.core.models import Tag, Ticket, User, ticket_assignments, ticket
 from threadline.core.models.tickets import TICKET_PRIORITIES, TICKET_STATUSES
 
 COMMANDS = ("close", "status", "priority", "assign", "tag", "note")
-_COMMAND_LINE = re.compile(r"^#(?P<name>[a-z]+)\b[ \t]*(?P<argument>.*)$", re.IGNORECASE)
+_COMMAND_LINE = re.compile(
+    r"^(?:#(?P<name>[a-z]+)\b|(?P<note>note):)[ \t]*(?P<argument>.*)$", re.IGNORECASE
+)
+"""``#close``, ``#assign grace@example.com``...; ``note: text`` is ``#note text``, the way
+people write an aside in a chat."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,10 @@ def parse_agent_reply(text: str) -> AgentReply:
         if not line:
             position += 1
             continue
-        if match is None or match["name"].lower() not in COMMANDS:
+        name = match and (match["name"] or match["note"]).lower()
+        if name not in COMMANDS:
             break
-        commands.append(Command(match["name"].lower(), match["argument"].strip()))
+        commands.append(Command(name, match["argument"].strip()))
         position += 1
     body = "\n".join(lines[position:]).strip()
     note_text = " ".join(c.argument for c in commands if c.name == "note" and c.argument)

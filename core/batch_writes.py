@@ -42,7 +42,11 @@ _CLAIM_REFS = (
         MessageRef.channel == bindparam("ref_channel"),
         MessageRef.external_id == bindparam("ref_id"),
     )
-    .values(message_id=bindparam("own_message_id"), delivery_id=bindparam("own_delivery_id"))
+    .values(
+        message_id=bindparam("own_message_id"),
+        delivery_id=bindparam("own_delivery_id"),
+        thread_key=bindparam("own_thread_key"),
+    )
 )
 _INSERT_NOTIFICATIONS = BulkInsert(Notification.__table__, NotificationRow._fields)
 _INSERT_ATTACHMENTS = BulkInsert(Attachment.__table__, AttachmentRow._fields)

@@ -1,11 +1,14 @@
 """What a stored message sets in motion, written in the same transaction (transactional outbox).
 
-- An agent's public reply goes to the client on the channel the client last wrote from.
+- An agent's public reply goes to the client on the channel the client last wrote from, unless
+  it was written where the client reads along.
 - A client's message notifies the ticket's assignees, else its department's agents, else every
   agent: a notification row each, and an outbox row to deliver it on the channel the agent
   chose (``agent_settings``), else on ``[notifications] channel``. A notification mail carries
   a Reply-To token bound to (ticket, agent) so the agent can answer from their inbox.
 - A new ticket may be acknowledged to the client (off by default).
+- Where a channel keeps the agents a feed of every ticket (``PipelineSettings.feeds``), the
+  client's messages, and agents' replies written elsewhere, are posted there too.
 
 Idempotency keys name the cause (message, notification, ticket) so that re-handling an item
 queues nothing twice.
@@ -39,6 +42,8 @@ class FanOut:
     channel: str
     created_ticket: bool
     acknowledge: bool
+    delivered: bool = False
+    """Written where the client reads along (``Inbound.in_clients_view``): not sent again."""
 
 
 def fan_out(
@@ -46,11 +51,15 @@ def fan_out(
     event: FanOut,
     notifications: NotificationSettings,
     traits: Mapping[str, ChannelTraits],
+    feeds: Mapping[str, str] | None = None,
 ) -> int:
     """Queue everything the message causes; answers how many outbox rows were queued."""
+    if event.message.is_internal:
+        return 0
+    queued = _feed(work, event, feeds or {})
     if event.author.kind == "agent":
-        return 0 if event.message.is_internal else _reply_to_client(work, event, traits)
-    queued = _notify_agents(work, event, agent_addresses(work, notifications.channel, traits))
+        return queued + (0 if event.delivered else _reply_to_client(work, event, traits))
+    queued += _notify_agents(work, event, agent_addresses(work, notifications.channel, traits))
     if event.created_ticket and event.acknowledge:
         work.writes.outbox(
             Outgoing(
@@ -123,6 +132,27 @@ def _reply_to_client(work: BatchWork, event: FanOut, traits: Mapping[str, Channe
         )
     )
     return 1
+
+
+def _feed(work: BatchWork, event: FanOut, feeds: Mapping[str, str]) -> int:
+    """An agent's reply written in a feed is there already."""
+    queued = 0
+    for channel, recipient in feeds.items():
+        if event.author.kind == "agent" and event.channel == channel:
+            continue
+        work.writes.outbox(
+            Outgoing(
+                channel=channel,
+                kind="feed",
+                recipient=recipient,
+                payload=_payload(event),
+                idempotency_key=f"feed:{event.message.id}:{channel}",
+                ticket_id=event.ticket.id,
+                message_id=event.message.id,
+            )
+        )
+        queued += 1
+    return queued
 
 
 def _notify_agents(work: BatchWork, event: FanOut, addresses: AgentAddresses) -> int:

@@ -119,6 +119,16 @@ class Inbound:
     """Where it arrived (mailbox address, Slack channel, WhatsApp number): routing reads it."""
     bounces: tuple[Bounce, ...] = ()
     """Set on a delivery report (classification ``bounce``): one per failed recipient."""
+    internal: bool = False
+    """A note about the conversation rather than a message to answer (a chat message edited
+    or deleted): kept as an internal note on the ticket its references lead to, changing no
+    status and notifying no one; ignored where they lead nowhere."""
+    from_agents: bool = False
+    """Written where only agents talk (the agents' chat channel): a sender who is no agent is
+    parked, never made a client."""
+    in_clients_view: bool = False
+    """Written where the client reads along (a chat channel they share with the agents): an
+    agent's message there has reached them, and is stored without being sent again."""
 
     @property
     def body(self) -> str:

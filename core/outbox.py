@@ -20,8 +20,9 @@ from threadline.core.leased_queue import notify
 from threadline.core.models import OutboxItem
 from threadline.core.rows import OutboxRow
 
-Kind = Literal["reply", "notification", "acknowledgement"]
-KINDS: tuple[Kind, ...] = ("reply", "notification", "acknowledgement")
+Kind = Literal["reply", "notification", "acknowledgement", "feed"]
+KINDS: tuple[Kind, ...] = ("reply", "notification", "acknowledgement", "feed")
+"""``feed``: a ticket's message posted where the agents follow every ticket (a chat channel)."""
 MAX_IDEMPOTENCY_KEY = 255
 
 # Built once per dialect: constructing statements costs more than running them.

@@ -13,6 +13,10 @@ from threadline.core.normalized import Inbound
 
 Parser = Callable[[bytes, Mapping[str, Any]], Inbound]
 """``(raw, meta) -> Inbound``; raises on input it cannot read at all."""
+Fetch = Callable[[Inbound, bytes, bool], Inbound]
+"""``(parsed, raw, last_try) -> Inbound``: fills in what an item only names (a chat user's
+name, files behind URLs) from its provider. Raises for what a later try of the item may fetch;
+on the item's last try it returns the message with a note of what could not be had instead."""
 
 
 class UnknownChannel(LookupError):

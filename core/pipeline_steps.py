@@ -54,6 +54,8 @@ class PipelineSettings:
     suppress_bounced_for: Mapping[str, timedelta] = field(default_factory=dict)
     """Per channel, how long an address that bounced hard receives nothing; a channel not
     named, or zero: never suppressed."""
+    feeds: Mapping[str, str] = field(default_factory=dict)
+    """The channels that keep the agents a feed of every ticket, with where each posts it."""
 
     @property
     def reopen_window(self) -> timedelta:
@@ -89,14 +91,39 @@ def skip_our_own(work: BatchWork, it: InFlight, settings: PipelineSettings) -> O
 
 
 def identify(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    inbound = it.inbound
+    traits = traits_of(settings.traits, inbound.channel)
+    if inbound.from_agents:
+        it.author = _agent(work, it, settings.identity, traits)
+        return None
     it.author = resolve_author(
-        work,
-        it.inbound.sender,
-        token=it.token,
-        settings=settings.identity,
-        traits=traits_of(settings.traits, it.inbound.channel),
+        work, inbound.sender, token=it.token, settings=settings.identity, traits=traits
     )
     return None
+
+
+def _agent(
+    work: BatchWork, it: InFlight, identity: IdentitySettings, traits: ChannelTraits
+) -> Author:
+    """Where only agents talk, anyone else is parked: a colleague not linked yet is no client."""
+    sender = it.inbound.sender
+    try:
+        author = resolve_author(
+            work,
+            sender,
+            token=it.token,
+            settings=identity.model_copy(update={"unknown_sender": "park"}),
+            traits=traits,
+        )
+    except Park:
+        author = None
+    if author is None or author.kind != "agent":
+        raise Park(
+            f"{sender.type} user {sender.value} wrote where only agents talk, but is linked to "
+            f"no agent: `threadline users link EMAIL {sender.type} {sender.value}`, then "
+            "retry the item"
+        )
+    return author
 
 
 def thread(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
@@ -112,6 +139,8 @@ def ticket(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome
     if it.match.ticket is not None:
         it.ticket = it.match.ticket
         return None
+    if it.inbound.internal:
+        return Outcome("ignored", reason="a note about a message that was not stored here")
     if it.author.client_id is None:
         raise Park(
             "an agent's message matches no ticket: agents answer through a ticket's reply "
@@ -141,8 +170,8 @@ def store(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome 
     """An agent's commands are read first: a reply that is only commands (``#close``) is kept
     as the agent's internal note, so the ticket shows who did it, and nothing empty is sent."""
     inbound = it.inbound
-    body, internal = inbound.body, False
-    if it.author.kind == "agent":
+    body, internal = inbound.body, inbound.internal
+    if it.author.kind == "agent" and not internal:
         it.reply = parse_agent_reply(inbound.body)
         body, internal = (it.reply.text, it.reply.internal) if it.reply.text else (body, True)
     it.message = store_message(
@@ -195,7 +224,7 @@ def commands(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outco
 
 
 def notify(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
-    if it.allowed:
+    if it.allowed and not it.inbound.internal:
         event = FanOut(
             ticket=it.ticket,
             message=it.message,
@@ -203,8 +232,9 @@ def notify(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome
             channel=it.inbound.channel,
             created_ticket=it.created,
             acknowledge=settings.tickets.acknowledge_new_tickets,
+            delivered=it.inbound.in_clients_view,
         )
-        fan_out(work, event, settings.notifications, settings.traits)
+        fan_out(work, event, settings.notifications, settings.traits, settings.feeds)
     return None
 
 

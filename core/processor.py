@@ -161,6 +161,10 @@ class Processor:
         )
         self._rng = rng or random.Random()
 
+    @property
+    def batch_size(self) -> int:
+        return self._settings.batch_size
+
     def run_batch(self) -> int:
         """Claim and handle one batch; the number of items handled (0: nothing was due)."""
         return self.process(self.claim()).total
@@ -169,15 +173,18 @@ class Processor:
         self,
         stopping: Callable[[], bool] = lambda: False,
         on_batch: Callable[[], None] | None = None,
+        batch_size: Callable[[], int] | None = None,
     ) -> Tally:
         """Batches until none is due, each claimed (and its preparing started) before the one
         ahead of it is handled. Items that fail again wait for their backoff, so this ends even
         when every item keeps failing. Once ``stopping()`` says so, no more is claimed: the
-        batch in hand is handled and nothing stays leased. ``on_batch`` after each commit."""
+        batch in hand is handled and nothing stays leased. ``on_batch`` after each commit;
+        ``batch_size``: how many to claim next, when not ``[intake] batch_size``."""
+        size = batch_size or (lambda: self._settings.batch_size)
         tally = Tally()
-        batch = self.claim()
+        batch = self.claim(size=size())
         while batch.items:
-            ahead = self.claim(holding=batch.ids) if not stopping() else None
+            ahead = self.claim(holding=batch.ids, size=size()) if not stopping() else None
             tally.add(self.process(batch))
             if on_batch is not None:
                 on_batch()
@@ -186,13 +193,14 @@ class Processor:
             batch = ahead
         return tally
 
-    def claim(self, holding: Sequence[int] = ()) -> Batch:
-        """Lease up to ``batch_size`` due items to this worker, commit, and start preparing
-        them; the lease outlives a crash of the batch transaction (``LeasedQueue.claim``)."""
+    def claim(self, holding: Sequence[int] = (), size: int | None = None) -> Batch:
+        """Lease up to ``size`` (``[intake] batch_size``) due items to this worker, commit, and
+        start preparing them; the lease outlives a crash of the batch transaction
+        (``LeasedQueue.claim``)."""
         with self._sessions.begin() as session:
             connection = session.connection()
             leased = self._queue.claim(
-                connection, self._clock(), self._settings.batch_size, holding
+                connection, self._clock(), size or self._settings.batch_size, holding
             )
             # Read apart from the UPDATE: SQLite gathers all of RETURNING's rows in memory
             # first, so a large mail returned there was held several times over at once.

@@ -38,6 +38,7 @@ class RefRow(NamedTuple):
     message_id: int | None
     created_at: datetime
     delivery_id: str | None
+    thread_key: str | None
 
 
 class RefClaim(NamedTuple):
@@ -48,6 +49,7 @@ class RefClaim(NamedTuple):
     ref_id: str
     own_message_id: int
     own_delivery_id: str | None
+    own_thread_key: str | None
 
 
 class NotificationRow(NamedTuple):

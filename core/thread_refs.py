@@ -69,11 +69,21 @@ class ThreadRefs:
         ticket_id: int,
         message_id: int | None,
         delivery_id: str | None = None,
+        thread_key: str | None = None,
     ) -> None:
         self._refs[(channel, key)] = Ref(key, ticket_id, message_id, delivery_id)
-        self._writes.ref(RefRow(channel, key, ticket_id, message_id, self._now, delivery_id))
+        self._writes.ref(
+            RefRow(channel, key, ticket_id, message_id, self._now, delivery_id, thread_key)
+        )
 
-    def claim(self, channel: str, key: str, message_id: int, delivery_id: str | None) -> None:
+    def claim(
+        self,
+        channel: str,
+        key: str,
+        message_id: int,
+        delivery_id: str | None,
+        thread_key: str | None,
+    ) -> None:
         """A key stored as only referenced becomes the own id of ``message_id``; one that is
         another message's own id already (reused) stays that message's."""
         ref = self._refs[(channel, key)]
@@ -81,7 +91,7 @@ class ThreadRefs:
             self._refs[(channel, key)] = ref._replace(
                 message_id=message_id, delivery_id=delivery_id
             )
-            self._writes.claim(RefClaim(channel, key, message_id, delivery_id))
+            self._writes.claim(RefClaim(channel, key, message_id, delivery_id, thread_key))
 
     def merged(self, survivor_id: int, absorbed_ids: Iterable[int]) -> None:
         """After a merge: the absorbed tickets' refs are the survivor's."""

@@ -164,6 +164,8 @@ def surely_new_tickets(
         keys = [(inbound.channel, key) for key in thread_keys(inbound)]
         if not (
             token is not None
+            or inbound.internal
+            or inbound.from_agents
             or inbound.hints.subject_tag is not None
             or inbound.classification is Classification.LOOP
             or seen.intersection(keys)
@@ -180,13 +182,14 @@ def record_refs(
 ) -> None:
     """Bind every thread key of the message to its ticket; its own id also to the message."""
     hints = inbound.hints
+    channel = inbound.channel
     for key in thread_keys(inbound):
         if key == hints.own_id and key not in match.known_refs:
-            work.refs.add(inbound.channel, key, ticket_id, message_id, hints.delivery_id)
+            work.refs.add(channel, key, ticket_id, message_id, hints.delivery_id, hints.chat_thread)
         elif key not in match.known_refs:
-            work.refs.add(inbound.channel, key, ticket_id, None)
+            work.refs.add(channel, key, ticket_id, None)
     if hints.own_id in match.known_refs:
-        work.refs.claim(inbound.channel, hints.own_id, message_id, hints.delivery_id)
+        work.refs.claim(channel, hints.own_id, message_id, hints.delivery_id, hints.chat_thread)
 
 
 def merge_tickets(

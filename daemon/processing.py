@@ -20,6 +20,7 @@ from threadline.core.token_secret import token_secret
 from threadline.core.tokens import TokenSigner
 from threadline.daemon import channels
 from threadline.daemon.collector import collecting_less
+from threadline.daemon.fetching import fetching
 from threadline.daemon.parse_workers import ParseAhead
 from threadline.daemon.settings import Settings
 
@@ -46,6 +47,11 @@ def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handle
                 channel.name: channel.suppress_bounced_for(settings)
                 for channel in channels.CHANNELS
             },
+            feeds={
+                channel.name: feed
+                for channel in channels.CHANNELS
+                if (feed := channel.feed(settings)) is not None
+            },
         ),
         clock=now_utc,
     )
@@ -57,8 +63,14 @@ def processing(
     settings: Settings, sessions: sessionmaker[Session], observe: Observe | None = None
 ) -> Iterator[Processor]:
     """The processor with its parse workers (``[intake] parse_workers``), which stop when the
-    block ends, and the garbage collector tuned for batches (``daemon/collector.py``)."""
+    block ends, the channels' fetches (``daemon/fetching.py``), and the garbage collector tuned
+    for batches (``daemon/collector.py``)."""
     intake = settings.intake
+    fetchers = {
+        channel.name: fetch
+        for channel in channels.CHANNELS
+        if (fetch := channel.fetch(settings)) is not None
+    }
     with (
         collecting_less(),
         ParseAhead(
@@ -66,4 +78,5 @@ def processing(
         ) as parsing,
     ):
         handler = build_handler(settings, sessions)
-        yield Processor(sessions, handler, intake, prepare=parsing, observe=observe)
+        prepare = fetching(parsing, fetchers, intake.max_attempts)
+        yield Processor(sessions, handler, intake, prepare=prepare, observe=observe)

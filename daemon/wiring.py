@@ -21,6 +21,7 @@ from threadline.core.token_secret import token_secret
 from threadline.core.tokens import TokenSigner
 from threadline.daemon import channels
 from threadline.daemon.dispatcher_runner import DispatcherRunner
+from threadline.daemon.intake_pace import IntakePace
 from threadline.daemon.jobs import daemon_jobs
 from threadline.daemon.metrics import DaemonMetrics, JobCollector, QueueCollector, make_registry
 from threadline.daemon.pg_listener import NotificationListener
@@ -42,12 +43,18 @@ class Assembly:
 
 
 def channel_context(
-    settings: Settings, engine: Engine, hub: WakeHub, metrics: DaemonMetrics
+    settings: Settings,
+    engine: Engine,
+    hub: WakeHub,
+    metrics: DaemonMetrics,
+    pace: IntakePace | None = None,
 ) -> ChannelContext:
     sessions = session_factory(engine)
 
     def accepted(channels: list[str]) -> None:
         metrics.accepted(channels)
+        if pace is not None:
+            pace.accepted()
         hub.wake(Topic.INTAKE)
 
     return ChannelContext(
@@ -63,8 +70,9 @@ def build_senders(context: ChannelContext) -> SenderRegistry:
     """Outbox rows of a channel without a sender go dead at once, saying so."""
     senders = SenderRegistry()
     for channel in channels.CHANNELS:
-        if channel.sender is not None:
-            senders.register(channel.name, channel.sender(context))
+        sender = channel.sender(context)
+        if sender is not None:
+            senders.register(channel.name, sender)
     return senders
 
 
@@ -74,10 +82,13 @@ def assemble(settings: Settings, engine: Engine, hub: WakeHub) -> Assembly:
     last, once there is something to wake."""
     metrics = DaemonMetrics(make_registry())
     metrics.channels(channels.names())
-    context = channel_context(settings, engine, hub, metrics)
+    pace = IntakePace()
+    context = channel_context(settings, engine, hub, metrics, pace)
     sessions = context.sessions
     build = partial(processing, observe=metrics.handled)
-    process = processor_runner(build, settings, sessions, on_handled=hub.waker(Topic.OUTBOX))
+    process = processor_runner(
+        build, settings, sessions, on_handled=hub.waker(Topic.OUTBOX), pace=pace
+    )
     senders = build_senders(context)
     dispatcher = Dispatcher(sessions, senders, settings.dispatch, observe=metrics.sent)
     dispatch = DispatcherRunner(dispatcher)

@@ -14,8 +14,14 @@ from threadline.core.admin.departments import departments_named
 from threadline.core.admin.errors import Conflict, InvalidInput, NotFound
 from threadline.core.admin.names import required_name
 from threadline.core.db import upsert_insert
-from threadline.core.external_ids import normalize
-from threadline.core.models import AgentSettings, Department, User, user_departments
+from threadline.core.external_ids import USER_EMAIL_TYPE, InvalidExternalId, normalize
+from threadline.core.models import (
+    AgentSettings,
+    Department,
+    User,
+    UserOAuthAccount,
+    user_departments,
+)
 from threadline.core.models.base import now_utc
 from threadline.core.models.users import USER_TYPES
 
@@ -94,4 +100,29 @@ def notify_by(session: Session, email: str, channel: str | None) -> User:
             set_={"notification_channel": channel, "updated_at": now_utc()},
         )
     )
+    return user
+
+
+def link_account(session: Session, email: str, provider: str, account: str) -> User:
+    """The user with ``email`` is the holder of ``account`` at ``provider`` (``slack``,
+    ``TEAM:USER``): where the provider vouches for its senders, their messages are the agent's.
+    Linking an account again to the same user changes nothing."""
+    if provider == USER_EMAIL_TYPE:
+        raise InvalidInput("a user's email is their own id already; link another provider")
+    try:
+        value = normalize(provider, account, default_region="")
+    except InvalidExternalId as error:
+        raise InvalidInput(str(error)) from None
+    user = session.scalar(select(User).where(User.email == normalize("email", email, "")))
+    if user is None:
+        raise NotFound(f"no user with email {email}; see `threadline users list`")
+    holder = session.scalar(
+        select(UserOAuthAccount.user_id).where(
+            UserOAuthAccount.provider == provider, UserOAuthAccount.provider_user_id == value
+        )
+    )
+    if holder is None:
+        session.add(UserOAuthAccount(user_id=user.id, provider=provider, provider_user_id=value))
+    elif holder != user.id:
+        raise Conflict(f"{provider} account {value} is linked to user {holder} already")
     return user

@@ -77,6 +77,9 @@ class MessageRef(Base):
     delivery_id: Mapped[str | None] = mapped_column(String(255))
     """On a message's own id: the channel's delivery id of that message, where senders reuse
     own ids (``ThreadHints.delivery_id``), so that only a re-delivery of it is a duplicate."""
+    thread_key: Mapped[str | None] = mapped_column(String(512))
+    """On a chat message's own id: the thread it was written in (``ThreadHints.chat_thread``),
+    where an answer to it goes."""
 
 
 class Blob(Base):

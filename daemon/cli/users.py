@@ -1,4 +1,5 @@
-"""``threadline users add|list|notify``: the agents and administrators who answer tickets."""
+"""``threadline users add|list|link|notify``: the agents and administrators who answer
+tickets."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from threadline.core.admin.users import add_user, list_users, notify_by
+from threadline.core.admin.users import add_user, link_account, list_users, notify_by
 from threadline.core.models.users import USER_TYPES
 from threadline.daemon import channels
 from threadline.daemon.cli.common import config_option, load, transaction
@@ -69,6 +70,19 @@ def users_list(output_format: str, config_path: Path | None) -> None:
         ),
         empty="no users yet: add one with `threadline users add NAME EMAIL`",
     )
+
+
+@users.command("link")
+@click.argument("email")
+@click.argument("provider")
+@click.argument("account")
+@config_option
+def users_link(email: str, provider: str, account: str, config_path: Path | None) -> None:
+    """Link ACCOUNT at PROVIDER to the user with address EMAIL: `slack TEAM:USER` (the team and
+    member ids Slack shows in a profile's menu). Their messages there are then the user's."""
+    with transaction(load(config_path)) as session:
+        user = link_account(session, email, provider, account)
+    click.echo(f"user {user.id} is {provider} {account}")
 
 
 DEFAULT_CHANNEL = "default"

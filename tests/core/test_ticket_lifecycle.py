@@ -238,6 +238,13 @@ def test_a_reply_of_only_commands_is_kept_as_an_internal_note_and_sends_nothing(
     assert ticket(desk, ticket_id).status == "closed"
 
 
+def test_a_reply_starting_with_note_colon_is_an_internal_note():
+    reply = parse_agent_reply("Note: the client is on the old plan.\nCheck before answering.")
+    assert reply.internal
+    assert reply.text == "the client is on the old plan.\n\nCheck before answering."
+    assert not parse_agent_reply("Notes: see below").internal
+
+
 def test_hashtags_in_the_body_are_text():
     reply = parse_agent_reply("Thanks!\n#close is what I would do")
     assert reply.commands == ()
