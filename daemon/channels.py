@@ -9,10 +9,11 @@ from __future__ import annotations
 from threadline.channels.descriptor import Channel
 from threadline.channels.email.channel import EMAIL
 from threadline.channels.normalized import NORMALIZED
+from threadline.channels.slack.channel import SLACK
 from threadline.core.channel_traits import ChannelTraits
 from threadline.core.parsers import ParserRegistry, UnknownChannel
 
-CHANNELS: list[Channel] = [EMAIL, NORMALIZED]
+CHANNELS: list[Channel] = [EMAIL, SLACK, NORMALIZED]
 
 
 def channel(name: str) -> Channel:

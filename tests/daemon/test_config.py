@@ -89,8 +89,11 @@ def test_three_mistakes_are_all_reported_with_their_key_paths(tmp_path: Path):
 @pytest.mark.parametrize(
     ("channel", "problem"),
     [
-        ("pigeon", "unknown channel 'pigeon'; the channels are email, normalized"),
-        ("normalized", "channel 'normalized' cannot carry agents' notifications; use one of email"),
+        ("pigeon", "unknown channel 'pigeon'; the channels are email, slack, normalized"),
+        (
+            "normalized",
+            "channel 'normalized' cannot carry agents' notifications; use one of email, slack",
+        ),
     ],
 )
 def test_the_notification_channel_must_be_a_listed_channel_that_carries_them(

@@ -158,5 +158,7 @@ def test_an_unknown_channel_is_refused_with_2_naming_the_channels_and_stores_not
     refused = pipe(db_url, "--channel", "telegraph")
 
     assert refused.returncode == 2
-    assert "unknown channel 'telegraph'; the channels are email, normalized" in refused.stderr
+    assert (
+        "unknown channel 'telegraph'; the channels are email, slack, normalized" in refused.stderr
+    )
     assert items(sessions) == []

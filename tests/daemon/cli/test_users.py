@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.daemon.cli.conftest import Threadline, columns
-from threadline.core.models import AgentSettings
+from threadline.core.models import AgentSettings, UserOAuthAccount
 
 
 def test_an_added_user_is_listed_with_departments_in_aligned_columns(threadline: Threadline):
@@ -120,5 +120,28 @@ def test_a_channel_that_cannot_carry_notifications_is_refused_naming_those_that_
     refused = threadline("users", "notify", "grace@example.com", "normalized")
 
     assert refused.exit_code == 2
-    assert "use one of email, default" in refused.output
+    assert "use one of email, slack, default" in refused.output
     assert threadline("users", "notify", "nobody@example.com", "email").exit_code != 0
+
+
+def test_a_slack_account_is_linked_once_and_to_one_user_only(
+    threadline: Threadline, sessions: sessionmaker[Session]
+):
+    threadline("users", "add", "Grace Hopper", "grace@example.com")
+    threadline("users", "add", "Ada Lovelace", "ada@example.com")
+
+    linked = threadline("users", "link", "Grace@Example.com", "slack", "t0desk:u0grace")
+    again = threadline("users", "link", "grace@example.com", "slack", "T0DESK:U0GRACE")
+    taken = threadline("users", "link", "ada@example.com", "slack", "T0DESK:U0GRACE")
+    malformed = threadline("users", "link", "ada@example.com", "slack", "U0ADA")
+
+    assert (linked.exit_code, again.exit_code) == (0, 0)
+    assert taken.exit_code != 0
+    assert "slack account T0DESK:U0GRACE is linked to user 1 already" in taken.output
+    assert malformed.exit_code != 0
+    assert "slack" in malformed.output
+    with sessions() as session:
+        accounts = session.execute(
+            select(UserOAuthAccount.user_id, UserOAuthAccount.provider_user_id)
+        ).all()
+    assert [tuple(account) for account in accounts] == [(1, "T0DESK:U0GRACE")]

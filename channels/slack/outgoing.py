@@ -1,0 +1,99 @@
+"""What one outbox row posts in Slack, read from the database when it is sent: the text,
+escaped, the files, and where it goes (``channels/slack/threads.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from threadline.channels.slack.mrkdwn import escaped
+from threadline.channels.slack.threads import Thread, client_thread, started_thread
+from threadline.core.models import Attachment, Blob, Client, Message, Ticket, User
+from threadline.core.senders import OutboxView, PermanentSendError
+
+NOTIFICATION_HINT = (
+    "_Reply in this thread to answer the client; start with `note:` to keep it internal._"
+)
+
+
+@dataclass(frozen=True)
+class File:
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Post:
+    conversation: str
+    """A channel id, or a user id for a DM not started yet."""
+    thread: Thread | None
+    """None: the post starts a thread."""
+    text: str
+    files: tuple[File, ...] = ()
+
+
+def outgoing_post(session: Session, item: OutboxView, now: datetime) -> Post:
+    """Raises :class:`~threadline.channels.slack.threads.SiblingInFlight` while the row's
+    thread is being started by another."""
+    if item.ticket_id is None:
+        raise PermanentSendError(f"outbox row {item.id} names no ticket; there is nothing to send")
+    title = session.scalar(select(Ticket.title).where(Ticket.id == item.ticket_id))
+    if title is None:
+        raise PermanentSendError(f"ticket {item.ticket_id} of outbox row {item.id} is gone")
+    body = escaped(str(item.payload.get("body", "")))
+    thread = (
+        client_thread(session, item.ticket_id)
+        if item.kind in ("reply", "acknowledgement")
+        else None
+    )
+    thread = thread or started_thread(session, item, now)
+    heading = f"*#{item.ticket_id} {escaped(title)}*"
+    files: tuple[File, ...] = ()
+    if item.kind == "reply":
+        text, files = body, _files(session, item.message_id)
+    elif item.kind == "acknowledgement":
+        text = f"Thank you: we have your message, ticket #{item.ticket_id}. We answer here."
+    elif item.kind == "notification":
+        event = "New ticket" if item.payload.get("type") == "ticket_created" else "Client replied"
+        author = _author(session, item.message_id)
+        text = f"{event}: {heading}\n*{author}:*\n{body}\n\n{NOTIFICATION_HINT}"
+    else:
+        author = _author(session, item.message_id)
+        text = f"*{author}:*\n{body}" if thread else f"{heading}\n*{author}:*\n{body}"
+        files = _files(session, item.message_id)
+    return Post(_conversation(item), thread, text, files)
+
+
+def _conversation(item: OutboxView) -> str:
+    """Clients and agents are ``TEAM:USER``, posted to as the user (a DM); the feed's
+    recipient is its channel."""
+    return item.recipient.rpartition(":")[2]
+
+
+def _author(session: Session, message_id: int | None) -> str:
+    found = session.execute(
+        select(Message.channel, Client.name, User.name)
+        .outerjoin(Client, Client.id == Message.client_id)
+        .outerjoin(User, User.id == Message.user_id)
+        .where(Message.id == message_id)
+    ).one_or_none()
+    if found is None:
+        return "Someone"
+    channel, client, agent = found
+    name = escaped(client or agent or "Someone")
+    return f"{name} (agent, by {channel})" if agent else f"{name} (by {channel})"
+
+
+def _files(session: Session, message_id: int | None) -> tuple[File, ...]:
+    if message_id is None:
+        return ()
+    rows = session.execute(
+        select(Attachment.filename, Blob.content)
+        .join(Blob, Blob.sha256 == Attachment.sha256)
+        .where(Attachment.message_id == message_id)
+        .order_by(Attachment.id)
+    ).all()
+    return tuple(File(*row) for row in rows)
