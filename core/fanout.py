@@ -28,7 +28,7 @@ from threadline.core.channel_traits import ChannelTraits, traits_of
 from threadline.core.external_ids import matching_types
 from threadline.core.identity import Author
 from threadline.core.models import ClientExternalId, Message, Ticket
-from threadline.core.outbox import Outgoing
+from threadline.core.outbox import Kind, Outgoing
 from threadline.core.rows import NotificationRow
 from threadline.core.settings import NotificationSettings
 from threadline.core.store import StoredMessage, store_message
@@ -62,14 +62,12 @@ def fan_out(
     queued += _notify_agents(work, event, agent_addresses(work, notifications.channel, traits))
     if event.created_ticket and event.acknowledge:
         work.writes.outbox(
-            Outgoing(
-                channel=event.channel,
-                kind="acknowledgement",
-                recipient=event.author.address,
-                payload=_payload(event),
-                idempotency_key=f"ack:{event.ticket.id}",
-                ticket_id=event.ticket.id,
-                message_id=event.message.id,
+            _outgoing(
+                event,
+                event.channel,
+                "acknowledgement",
+                event.author.address,
+                f"ack:{event.ticket.id}",
             )
         )
         queued += 1
@@ -120,17 +118,7 @@ def _reply_to_client(work: BatchWork, event: FanOut, traits: Mapping[str, Channe
             internal=True,
         )
         return 0
-    work.writes.outbox(
-        Outgoing(
-            channel=channel,
-            kind="reply",
-            recipient=recipient,
-            payload=_payload(event),
-            idempotency_key=f"reply:{event.message.id}",
-            ticket_id=ticket.id,
-            message_id=event.message.id,
-        )
-    )
+    work.writes.outbox(_outgoing(event, channel, "reply", recipient, f"reply:{event.message.id}"))
     return 1
 
 
@@ -140,17 +128,8 @@ def _feed(work: BatchWork, event: FanOut, feeds: Mapping[str, str]) -> int:
     for channel, recipient in feeds.items():
         if event.author.kind == "agent" and event.channel == channel:
             continue
-        work.writes.outbox(
-            Outgoing(
-                channel=channel,
-                kind="feed",
-                recipient=recipient,
-                payload=_payload(event),
-                idempotency_key=f"feed:{event.message.id}:{channel}",
-                ticket_id=event.ticket.id,
-                message_id=event.message.id,
-            )
-        )
+        key = f"feed:{event.message.id}:{channel}"
+        work.writes.outbox(_outgoing(event, channel, "feed", recipient, key))
         queued += 1
     return queued
 
@@ -171,14 +150,13 @@ def _notify_agents(work: BatchWork, event: FanOut, addresses: AgentAddresses) ->
             continue
         channel, recipient = destination
         work.writes.outbox(
-            Outgoing(
-                channel=channel,
-                kind="notification",
-                recipient=recipient,
-                payload={**_payload(event), "type": kind, "agent_id": user_id},
-                idempotency_key=f"notification:{event.message.id}:{user_id}",
-                ticket_id=ticket.id,
-                message_id=event.message.id,
+            _outgoing(
+                event,
+                channel,
+                "notification",
+                recipient,
+                f"notification:{event.message.id}:{user_id}",
+                {**_payload(event), "type": kind, "agent_id": user_id},
             )
         )
         queued += 1
@@ -199,6 +177,26 @@ def _agents_to_notify(work: BatchWork, ticket: Ticket) -> list[tuple[int, str]]:
         if chosen:
             return chosen
     return []
+
+
+def _outgoing(
+    event: FanOut,
+    channel: str,
+    kind: Kind,
+    recipient: str,
+    idempotency_key: str,
+    payload: dict[str, object] | None = None,
+) -> Outgoing:
+    """A row about the event's message, by default carrying :func:`_payload`."""
+    return Outgoing(
+        channel=channel,
+        kind=kind,
+        recipient=recipient,
+        payload=_payload(event) if payload is None else payload,
+        idempotency_key=idempotency_key,
+        ticket_id=event.ticket.id,
+        message_id=event.message.id,
+    )
 
 
 def _payload(event: FanOut) -> dict[str, object]:
