@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.core.backoff import Backoff
+from threadline.core.batch_work import BatchWork
 from threadline.core.db import upsert_insert
 from threadline.core.leased_queue import (
     PARKED,
@@ -45,6 +46,7 @@ from threadline.core.senders import (
     TransientSendError,
 )
 from threadline.core.settings import DispatchSettings
+from threadline.core.undelivered import Refused, Undelivered
 
 Clock = Callable[[], datetime]
 """Naive UTC, like every timestamp column."""
@@ -70,8 +72,12 @@ class Dispatcher:
         worker_id: str | None = None,
         rng: random.Random | None = None,
         observe: Observe | None = None,
+        undelivered: Undelivered | None = None,
     ) -> None:
+        """``undelivered``: what becomes of a reply parked for good (``core/undelivered.py``),
+        in the transaction that parks it."""
         self._sessions = sessions
+        self._undelivered = undelivered
         self._senders = senders
         self._settings = settings
         self._clock = clock
@@ -162,6 +168,18 @@ class Dispatcher:
                 # Recorded even if the lease was lost: the message did go out, and a reply to it
                 # must still find its ticket.
                 _add_ref(session, row, outcome.provider_id)
+            elif marked and values["status"] == PARKED and self._undelivered is not None:
+                work = BatchWork(session, now)
+                refused = Refused(
+                    row.channel,
+                    row.kind,
+                    row.ticket_id,
+                    row.message_id,
+                    row.payload,
+                    row.idempotency_key,
+                )
+                self._undelivered(work, refused, outcome.error)
+                work.flush()
         self._log_outcome(row, values, bool(marked))
         if self._observe is not None:
             status = values["status"]

@@ -59,7 +59,10 @@ def fan_out(
     queued = _feed(work, event, feeds or {})
     if event.author.kind == "agent":
         return queued + (0 if event.delivered else _reply_to_client(work, event, traits))
-    queued += _notify_agents(work, event, agent_addresses(work, notifications.channel, traits))
+    kind = "ticket_created" if event.created_ticket else "client_replied"
+    content = f"{event.author.address}: {event.ticket.title}"
+    addresses = agent_addresses(work, notifications.channel, traits)
+    queued += notify_agents(work, event.ticket, event.message, kind, content, addresses)
     if event.created_ticket and event.acknowledge:
         work.writes.outbox(
             _outgoing(
@@ -134,29 +137,34 @@ def _feed(work: BatchWork, event: FanOut, feeds: Mapping[str, str]) -> int:
     return queued
 
 
-def _notify_agents(work: BatchWork, event: FanOut, addresses: AgentAddresses) -> int:
-    """The outbox key names the message and the agent, so no notification id is needed. An
-    agent with no address on any channel that carries notifications gets the row alone."""
-    ticket = event.ticket
-    agents = _agents_to_notify(work, ticket)
-    kind = "ticket_created" if event.created_ticket else "client_replied"
-    content = f"{event.author.address}: {ticket.title}"
-    created_at = work.now
+def notify_agents(
+    work: BatchWork,
+    ticket: Ticket,
+    message: StoredMessage,
+    kind: str,
+    content: str,
+    addresses: AgentAddresses,
+) -> int:
+    """Tell the ticket's agents of ``message`` (``kind``: ``ticket_created``,
+    ``client_replied``, ``delivery_failed``). The outbox key names the message and the agent,
+    so no notification id is needed. An agent with no address on any channel that carries
+    notifications gets the row alone."""
     queued = 0
-    for user_id, email in agents:
-        work.writes.notification(NotificationRow(user_id, ticket.id, kind, content, created_at))
+    for user_id, email in _agents_to_notify(work, ticket):
+        work.writes.notification(NotificationRow(user_id, ticket.id, kind, content, work.now))
         destination = addresses.of(user_id, email)
         if destination is None:
             continue
         channel, recipient = destination
         work.writes.outbox(
-            _outgoing(
-                event,
-                channel,
-                "notification",
-                recipient,
-                f"notification:{event.message.id}:{user_id}",
-                {**_payload(event), "type": kind, "agent_id": user_id},
+            Outgoing(
+                channel=channel,
+                kind="notification",
+                recipient=recipient,
+                payload={**payload(ticket, message), "type": kind, "agent_id": user_id},
+                idempotency_key=f"notification:{message.id}:{user_id}",
+                ticket_id=ticket.id,
+                message_id=message.id,
             )
         )
         queued += 1
@@ -180,29 +188,23 @@ def _agents_to_notify(work: BatchWork, ticket: Ticket) -> list[tuple[int, str]]:
 
 
 def _outgoing(
-    event: FanOut,
-    channel: str,
-    kind: Kind,
-    recipient: str,
-    idempotency_key: str,
-    payload: dict[str, object] | None = None,
+    event: FanOut, channel: str, kind: Kind, recipient: str, idempotency_key: str
 ) -> Outgoing:
-    """A row about the event's message, by default carrying :func:`_payload`."""
     return Outgoing(
         channel=channel,
         kind=kind,
         recipient=recipient,
-        payload=_payload(event) if payload is None else payload,
+        payload=payload(event.ticket, event.message),
         idempotency_key=idempotency_key,
         ticket_id=event.ticket.id,
         message_id=event.message.id,
     )
 
 
-def _payload(event: FanOut) -> dict[str, object]:
+def payload(ticket: Ticket, message: StoredMessage) -> dict[str, object]:
     return {
-        "ticket_id": event.ticket.id,
-        "message_id": event.message.id,
-        "subject": event.ticket.title,
-        "body": event.message.body,
+        "ticket_id": ticket.id,
+        "message_id": message.id,
+        "subject": ticket.title,
+        "body": message.body,
     }

@@ -157,8 +157,8 @@ def create_unknown_senders(
     """The clients of a batch's new senders, created together before its messages are handled
     (which then find them known): a few statements for the batch instead of an insert or two
     per new sender. Left out: our own mail come back, and messages with an agent's token,
-    which :func:`resolve_author` may attribute to the agent, and messages where only agents
-    talk."""
+    which :func:`resolve_author` may attribute to the agent, messages where only agents talk,
+    and delivery reports."""
     if settings.unknown_sender != "create":
         return
     names: dict[tuple[str, str], str] = {}
@@ -168,6 +168,7 @@ def create_unknown_senders(
             or key in names
             or inbound.classification is Classification.LOOP
             or inbound.from_agents
+            or inbound.receipts
             or (token is not None and token.agent_id is not None)
             or _known(work, *key, traits_of(traits, inbound.channel)) is not None
         ):

@@ -100,6 +100,18 @@ class Bounce:
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """A provider's report on a message we sent (a Twilio status callback): where it got to."""
+
+    provider_id: str
+    """The id the provider gave the message when it took it (``outbox.provider_id``)."""
+    status: str
+    """``queued``, ``sent``, ``delivered``, ``read`` or ``failed``."""
+    error: str = ""
+    """For ``failed``: the provider's error code and what it means."""
+
+
+@dataclass(frozen=True)
 class Inbound:
     channel: str
     sender: SenderIdentity
@@ -126,6 +138,9 @@ class Inbound:
     from_agents: bool = False
     """Written where only agents talk (the agents' chat channel): a sender who is no agent is
     parked, never made a client."""
+    receipts: tuple[Receipt, ...] = ()
+    """Set on a provider's delivery report (no message of anyone's): applied to the outbox rows
+    it names, and nothing else is stored."""
     in_clients_view: bool = False
     """Written where the client reads along (a chat channel they share with the agents): an
     agent's message there has reached them, and is stored without being sent again."""

@@ -15,6 +15,7 @@ from threadline.core.agent_commands import AgentReply, apply_commands, parse_age
 from threadline.core.batch_work import BatchWork
 from threadline.core.bounces import record_bounces
 from threadline.core.channel_traits import ChannelTraits, traits_of
+from threadline.core.delivery_receipts import record_receipts
 from threadline.core.fanout import FanOut, fan_out
 from threadline.core.identity import Author, resolve_author
 from threadline.core.lifecycle import on_message
@@ -40,6 +41,7 @@ from threadline.core.store import (
 )
 from threadline.core.threader import ThreadMatch, find_thread, record_refs
 from threadline.core.tokens import ReplyToken
+from threadline.core.undelivered import Undelivered
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,18 @@ class InFlight:
 
 
 Step = Callable[[BatchWork, InFlight, PipelineSettings], Outcome | None]
+
+
+def receipts(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    """A delivery report is no message: it moves the rows it names, and that is all."""
+    inbound = it.inbound
+    if not inbound.receipts:
+        return None
+    undelivered = Undelivered(settings.notifications, settings.traits)
+    moved = record_receipts(work, inbound.channel, inbound.receipts, undelivered)
+    if moved:
+        return Outcome("done")
+    return Outcome("ignored", reason="a delivery report that moves no row forward")
 
 
 def skip_our_own(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
@@ -239,6 +253,7 @@ def notify(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome
 
 
 STEPS: tuple[Step, ...] = (
+    receipts,
     skip_our_own,
     identify,
     thread,

@@ -166,6 +166,7 @@ def surely_new_tickets(
             token is not None
             or inbound.internal
             or inbound.from_agents
+            or inbound.receipts
             or inbound.hints.subject_tag is not None
             or inbound.classification is Classification.LOOP
             or seen.intersection(keys)

@@ -19,6 +19,7 @@ from threadline.core.intake import Intake
 from threadline.core.senders import SenderRegistry
 from threadline.core.token_secret import token_secret
 from threadline.core.tokens import TokenSigner
+from threadline.core.undelivered import Undelivered
 from threadline.daemon import channels
 from threadline.daemon.dispatcher_runner import DispatcherRunner
 from threadline.daemon.intake_pace import IntakePace
@@ -90,7 +91,10 @@ def assemble(settings: Settings, engine: Engine, hub: WakeHub) -> Assembly:
         build, settings, sessions, on_handled=hub.waker(Topic.OUTBOX), pace=pace
     )
     senders = build_senders(context)
-    dispatcher = Dispatcher(sessions, senders, settings.dispatch, observe=metrics.sent)
+    undelivered = Undelivered(settings.notifications, channels.traits())
+    dispatcher = Dispatcher(
+        sessions, senders, settings.dispatch, observe=metrics.sent, undelivered=undelivered
+    )
     dispatch = DispatcherRunner(dispatcher)
     hub.subscribe(Topic.INTAKE, process.wake)
     hub.subscribe(Topic.OUTBOX, dispatch.wake)

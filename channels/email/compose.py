@@ -90,7 +90,7 @@ class Mail:
     agent_id: int | None = None
     """Set on an agent's notification: the Reply-To token then speaks as this agent."""
     event: str = ""
-    """A notification's cause: ``ticket_created`` or ``client_replied``."""
+    """A notification's cause: ``ticket_created``, ``client_replied`` or ``delivery_failed``."""
     client_name: str = ""
     in_reply_to: str | None = None
     """The client's last message on the ticket, without angle brackets."""
@@ -155,6 +155,8 @@ def subject(mail: Mail) -> str:
         return f"Re: {tag} {topic}"
     if mail.event == "ticket_created":
         return f"{tag} New ticket: {topic}"
+    if mail.event == "delivery_failed":
+        return f"{tag} Reply not delivered: {topic}"
     return f"{tag} {one_line(mail.client_name) or 'The client'} replied: {topic}"
 
 
@@ -206,11 +208,10 @@ def _text(mail: Mail) -> str:
             "To add to it, reply to this mail.\n"
         )
     client = one_line(mail.client_name) or "The client"
-    headline = (
-        f"New ticket #{mail.ticket_id} from {client}"
-        if mail.event == "ticket_created"
-        else f"{client} replied on ticket #{mail.ticket_id}"
-    )
+    headline = {
+        "ticket_created": f"New ticket #{mail.ticket_id} from {client}",
+        "delivery_failed": f"A reply on ticket #{mail.ticket_id} did not reach {client}",
+    }.get(mail.event, f"{client} replied on ticket #{mail.ticket_id}")
     return (
         f"{REPLY_MARKER}\n\n{headline}: {title}\n\n{body}\n\n-- \n"
         f"Replying to this mail answers {client}: your reply reaches them on their own "

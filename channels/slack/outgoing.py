@@ -57,7 +57,10 @@ def outgoing_post(session: Session, item: OutboxView, now: datetime) -> Post:
     elif item.kind == "acknowledgement":
         text = f"Thank you: we have your message, ticket #{item.ticket_id}. We answer here."
     elif item.kind == "notification":
-        event = "New ticket" if item.payload.get("type") == "ticket_created" else "Client replied"
+        event = {
+            "ticket_created": "New ticket",
+            "delivery_failed": "Reply not delivered",
+        }.get(str(item.payload.get("type")), "Client replied")
         author = _author(session, item.message_id)
         text = f"{event}: {heading}\n*{author}:*\n{body}\n\n{NOTIFICATION_HINT}"
     else:
