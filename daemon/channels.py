@@ -10,10 +10,11 @@ from threadline.channels.descriptor import Channel
 from threadline.channels.email.channel import EMAIL
 from threadline.channels.normalized import NORMALIZED
 from threadline.channels.slack.channel import SLACK
+from threadline.channels.whatsapp.channel import WHATSAPP
 from threadline.core.channel_traits import ChannelTraits
 from threadline.core.parsers import ParserRegistry, UnknownChannel
 
-CHANNELS: list[Channel] = [EMAIL, SLACK, NORMALIZED]
+CHANNELS: list[Channel] = [EMAIL, SLACK, WHATSAPP, NORMALIZED]
 
 
 def channel(name: str) -> Channel:

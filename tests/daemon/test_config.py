@@ -89,7 +89,7 @@ def test_three_mistakes_are_all_reported_with_their_key_paths(tmp_path: Path):
 @pytest.mark.parametrize(
     ("channel", "problem"),
     [
-        ("pigeon", "unknown channel 'pigeon'; the channels are email, slack, normalized"),
+        ("pigeon", "unknown channel 'pigeon'; the channels are email, slack, whatsapp, normalized"),
         (
             "normalized",
             "channel 'normalized' cannot carry agents' notifications; use one of email, slack",

@@ -159,6 +159,7 @@ def test_an_unknown_channel_is_refused_with_2_naming_the_channels_and_stores_not
 
     assert refused.returncode == 2
     assert (
-        "unknown channel 'telegraph'; the channels are email, slack, normalized" in refused.stderr
+        "unknown channel 'telegraph'; the channels are email, slack, whatsapp, normalized"
+        in refused.stderr
     )
     assert items(sessions) == []

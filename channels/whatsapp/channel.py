@@ -1,0 +1,78 @@
+"""The WhatsApp channel as the daemon sees it: one descriptor.
+
+Off unless ``[whatsapp] enabled``; the twilio SDK is imported only when a daemon with WhatsApp
+enabled builds its parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from pydantic import BaseModel
+
+from threadline.channels.descriptor import Channel, ChannelContext, Handler, Route, section
+from threadline.channels.whatsapp import CHANNEL
+from threadline.channels.whatsapp.settings import WhatsAppSettings
+from threadline.core.channel_traits import ChannelTraits
+from threadline.core.normalized import Inbound
+from threadline.core.parsers import Fetch
+from threadline.core.senders import Sender
+
+
+def _parse(raw: bytes, meta: Mapping[str, Any]) -> Inbound:
+    from threadline.channels.whatsapp.parser import parse
+
+    return parse(raw, meta)
+
+
+def _dedup_key(raw: bytes) -> str:
+    """A message webhook's body as ``threadline ingest`` hands it in: its MessageSid."""
+    return dict(parse_qsl(raw.decode("utf-8")))["MessageSid"]
+
+
+def _sender(context: ChannelContext) -> Sender | None:
+    from threadline.channels.whatsapp.sender import WhatsAppSender
+
+    settings = context.section(WhatsAppSettings)
+    return WhatsAppSender(context.sessions, settings) if settings.enabled else None
+
+
+def _messages(context: ChannelContext) -> Handler:
+    from threadline.channels.whatsapp.webhook import messages_handler, not_enabled
+
+    if not context.section(WhatsAppSettings).enabled:
+        return not_enabled
+    return messages_handler(context)
+
+
+def _statuses(context: ChannelContext) -> Handler:
+    from threadline.channels.whatsapp.webhook import not_enabled, status_handler
+
+    if not context.section(WhatsAppSettings).enabled:
+        return not_enabled
+    return status_handler(context)
+
+
+def _fetch(settings: BaseModel) -> Fetch | None:
+    from threadline.channels.whatsapp.fetch import WhatsAppFetch
+
+    whatsapp = section(settings, WhatsAppSettings)
+    return WhatsAppFetch(whatsapp) if whatsapp.enabled else None
+
+
+WHATSAPP = Channel(
+    name=CHANNEL,
+    parse=_parse,
+    dedup_key=_dedup_key,
+    fetch=_fetch,
+    parse_in_workers=False,
+    sections={"whatsapp": WhatsAppSettings},
+    sender=_sender,
+    routes=(
+        Route("POST", "/twilio/whatsapp", _messages),
+        Route("POST", "/twilio/status", _statuses),
+    ),
+    traits=ChannelTraits(client_id_type="whatsapp", verifies_sender=True),
+)

@@ -1,0 +1,42 @@
+"""A WhatsApp message's media, fetched while the item is processed with the account's
+credentials (``channels/downloads.py``). Twilio answers 404 for a while after the webhook, until
+the media is ready, so 404 is worth another try here; Twilio redirects to its storage, which
+gets no credentials of ours."""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from urllib.parse import parse_qsl
+
+from threadline.channels.downloads import TRANSIENT_STATUSES, Wanted, fetch_one, with_files
+from threadline.channels.whatsapp.settings import WhatsAppSettings
+from threadline.core.normalized import Inbound
+
+NOT_READY_YET = TRANSIENT_STATUSES | {404}
+
+
+class WhatsAppFetch:
+    def __init__(self, settings: WhatsAppSettings) -> None:
+        self._limit = settings.max_media_bytes
+        credentials = f"{settings.account_sid}:{settings.auth_token}".encode()
+        self._authorization = "Basic " + base64.b64encode(credentials).decode()
+
+    def __call__(self, inbound: Inbound, raw: bytes, last_try: bool) -> Inbound:
+        form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+        got = [
+            fetch_one("Twilio", wanted, self._authorization, self._limit, NOT_READY_YET)
+            for wanted in media(form)
+        ]
+        return with_files(inbound, got, last_try) if got else inbound
+
+
+def media(form: dict[str, str]) -> list[Wanted]:
+    found = []
+    for index in range(int(form.get("NumMedia") or 0)):
+        url = form.get(f"MediaUrl{index}")
+        if url:
+            content_type = form.get(f"MediaContentType{index}") or "application/octet-stream"
+            extension = mimetypes.guess_extension(content_type) or ""
+            found.append(Wanted(f"media-{index + 1}{extension}", url, content_type))
+    return found

@@ -1,0 +1,43 @@
+"""Settings of the WhatsApp channel: the Twilio account, the sender number, and the public URL
+Twilio calls us at."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from threadline.core.config_types import Secret
+from threadline.core.settings import Section
+
+MEBIBYTE = 1024 * 1024
+
+
+class WhatsAppSettings(Section):
+    enabled: bool = False
+    account_sid: str = Field(default="", validate_default=True)
+    auth_token: Annotated[str, Secret()] = Field(default="", validate_default=True)
+    """Signs Twilio's webhooks and authenticates our calls."""
+    from_number: str = Field(default="", validate_default=True)
+    """The WhatsApp sender, E.164 (``+14155238886``)."""
+    public_url: str = Field(default="", validate_default=True)
+    """Where Twilio reaches this daemon (``https://desk.example.com``), as Twilio signs it:
+    behind a reverse proxy, the proxy's URL, whatever Host the request carries."""
+    api_base_url: str = "https://api.twilio.com"
+    template_content_sid: str = ""
+    """An approved template (``HX...``) for replies after the client's 24-hour window."""
+    max_media_bytes: int = Field(default=16 * MEBIBYTE, ge=1)
+
+    @field_validator("account_sid", "auth_token", "from_number", "public_url")
+    @classmethod
+    def _needed_when_enabled(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("enabled") and not value:
+            raise ValueError(f"WhatsApp needs whatsapp.{info.field_name} when it is enabled")
+        return value
+
+    @field_validator("public_url", "api_base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("an http(s) URL, like https://desk.example.com")
+        return value.rstrip("/")

@@ -1,0 +1,34 @@
+"""``[whatsapp]`` as an operator writes it: what is missing is named by its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from threadline.channels.descriptor import section
+from threadline.channels.whatsapp.settings import WhatsAppSettings
+from threadline.daemon.config import ConfigError, load_settings
+
+
+def test_whatsapp_enabled_without_its_account_names_every_missing_key(tmp_path: Path):
+    path = tmp_path / "config.toml"
+    path.write_text('[whatsapp]\nenabled = true\npublic_url = "desk.example.com"\n')
+    with pytest.raises(ConfigError) as refused:
+        load_settings(path, {})
+    problems = "\n".join(refused.value.problems)
+    for key in ("account_sid", "auth_token", "from_number"):
+        assert f"whatsapp.{key}" in problems
+    assert "whatsapp.public_url" in problems
+    assert "an http(s) URL" in problems
+
+
+def test_the_auth_token_may_come_from_the_environment(tmp_path: Path):
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[whatsapp]\nenabled = true\naccount_sid = "AC1"\nfrom_number = "+14155238886"\n'
+        'public_url = "https://desk.example.com/"\n'
+    )
+    settings = load_settings(path, {"THREADLINE_WHATSAPP__AUTH_TOKEN": "from-env"})
+    whatsapp = section(settings, WhatsAppSettings)
+    assert (whatsapp.auth_token, whatsapp.public_url) == ("from-env", "https://desk.example.com")
