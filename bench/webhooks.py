@@ -1,31 +1,49 @@
-"""Benchmark of the Slack webhook: acknowledgement latency of ``POST /slack/events``.
+"""Benchmark of the chat webhooks: acknowledgement latency of Slack's or of Twilio's requests.
 
-Signed message events arrive at a fixed rate; the daemon's answers are timed beside a floor's,
+Signed requests to Slack's ``POST /slack/events``, or to Twilio's ``POST /twilio/whatsapp`` and
+``POST /twilio/status``, arrive at a fixed rate; the daemon's answers are timed beside a floor's,
 on SQLite and on PostgreSQL, and every event must be stored exactly once.
 
     .venv/bin/python -m bench.webhooks                      # 1,000 requests/s for 30 s, both
     .venv/bin/python -m bench.webhooks --database sqlite --only floor --rate 200 --seconds 3
+    .venv/bin/python -m bench.webhooks --webhook whatsapp   # Twilio's webhooks instead of Slack's
+
+The two webhooks (``--webhook``, Slack's by default):
+
+- ``slack``: channel message events, JSON, with Slack's v0 signature; the daemon runs with
+  ``[slack]`` enabled, its Web API calls going to a stand-in here that answers ``ok``.
+- ``whatsapp``: Twilio's form-encoded webhooks with their ``X-Twilio-Signature``, made for the
+  configured ``public_url`` (``https://desk.example.com``), not for the address they are sent
+  to, as behind a reverse proxy. Four requests in five are client messages to
+  ``/twilio/whatsapp``, from 50 numbers; the fifth is a status callback to ``/twilio/status``
+  (sent, delivered, read in turn) about an earlier client message, which is no message of ours:
+  stored, then ignored. The daemon runs with ``[whatsapp]`` enabled, its REST API calls going to
+  a stand-in here that queues every message (it has none to send: there are no agents).
 
 For each database two servers take the same load, each in a process of its own on a fresh
-database: the FLOOR, a bare aiohttp handler (this module with ``--serve-floor``) that checks
-Slack's v0 signature and commits one row per request into a table of its own, with the
-daemon's engine settings (``make_engine``) and, as the daemon, from a worker thread; and the
-DAEMON, ``threadline run`` with ``[slack]`` enabled, whose Web API calls go to a stand-in here
-that answers ``ok``. The difference between the two is what the daemon adds per request.
+database: the FLOOR, a bare aiohttp handler (this module with ``--serve-floor``) that checks the
+signature and commits one row per request, under the key the daemon stores it by, into a table
+of its own, with the daemon's engine settings (``make_engine``) and, as the daemon, from a
+worker thread; and the DAEMON, ``threadline run`` with the channel enabled. The difference
+between the two is what the daemon adds per request.
 
 The load is open-loop, in this process: request i leaves at start + i / rate whatever the
 answers before it, over one aiohttp session of at most 100 connections. Latency is from each
 request's scheduled time to its answer, so a server that stalls is charged for the queue behind
 it (no coordinated omission); it covers every request, a timed-out one counting its 10 s. Bodies
-and signatures are made before the clock starts (the timestamp is the run's start, inside
-Slack's 5-minute window). One request in 100 is a retry (``X-Slack-Retry-Num: 1``) of an event
-sent a second earlier: it must be answered 200 and not stored again. The generator's own lateness
-(launch after the scheduled time) and CPU share are printed, to show it was not the bottleneck.
+and signatures are made before the clock starts (Slack's timestamp is the run's start, inside
+Slack's 5-minute window). One request in 100 is a retry of one sent a second earlier, its body
+and signature byte for byte (Slack's with ``X-Slack-Retry-Num: 1`` added, Twilio's with nothing
+added): it must be answered 200 and not stored again. The generator's own lateness (launch
+after the scheduled time) and CPU share are printed, to show it was not the bottleneck.
 
 Checks: every event is stored exactly once (the floor's rows; the daemon's ``inbound_items`` of
-channel ``slack``, keyed by event id). For the daemon, after the load the benchmark waits (at
-most 5 minutes) until no item is ``pending`` and counts the ``slack`` messages, one per event;
-the time that took is the drain. A failed check is printed and the benchmark exits 1.
+the channel, keyed by Slack's event id, by Twilio's ``MessageSid``, a status callback's with its
+status). For the daemon, after the load the benchmark waits (at most 5 minutes) until no item
+is ``pending``, the time that took being the drain; then every item must have ended ``done``, a
+status callback ``ignored`` (it moves no message of ours), and there must be one message of the
+channel per Slack event or WhatsApp client message. A failed check is printed, with the status
+and last error of the items that ended otherwise, and the benchmark exits 1.
 """
 
 from __future__ import annotations
@@ -35,6 +53,7 @@ import asyncio
 import gc
 import hashlib
 import hmac
+import itertools
 import json
 import math
 import os
@@ -42,11 +61,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -65,6 +86,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from twilio.request_validator import RequestValidator
 
 from bench.core import fresh_url
 from tests.support.daemon import DaemonProcess, free_port, write_config
@@ -76,15 +98,11 @@ from threadline.core.migrate import upgrade
 from threadline.core.models import InboundItem, Message
 
 HOST = "127.0.0.1"
-SIGNING_SECRET = "bench-signing-secret"  # noqa: S105 (a throwaway, both ends are here)
-SIGNATURE_WINDOW_S = 300
-CHANNEL = "C0SUPPORT"
-TEAM = "T0DESK"
+DEFAULT_WEBHOOK = "slack"
 USERS = 50
 """Distinct senders: few enough that the daemon's clients are found again, not made anew."""
 RETRY_EVERY = 100
 RETRY_LAG_S = 1.0
-RETRY_HEADERS = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
 CONNECTIONS = 100
 REQUEST_TIMEOUT_S = 10.0
 LEAD_S = 0.1
@@ -98,26 +116,91 @@ DRAIN_TIMEOUT_S = 300.0
 POLL_S = 0.1
 ROOT = Path(__file__).resolve().parents[1]
 
+SIGNING_SECRET = "bench-signing-secret"  # noqa: S105 (a throwaway, both ends are here)
+SIGNATURE_WINDOW_S = 300
+CHANNEL = "C0SUPPORT"
+TEAM = "T0DESK"
+SLACK_RETRY_HEADERS = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+
+ACCOUNT_SID = "AC0000000000000000000000000be7c4"
+AUTH_TOKEN = "bench-auth-token"  # noqa: S105 (a throwaway, both ends are here)
+DESK_NUMBER = "+14155238886"
+PUBLIC_URL = "https://desk.example.com"
+"""What Twilio signs for, not where the requests go: the daemon checks against its setting."""
+MESSAGE_PATH = "/twilio/whatsapp"
+STATUS_PATH = "/twilio/status"
+STATUS_EVERY = 5
+"""One request in five is a status callback, the others client messages."""
+REPORTED = ("sent", "delivered", "read")
+"""Each reported message gets a callback for each of these, so (sid, status) is never twice."""
+
 FLOOR_EVENTS = Table(
     "bench_floor_events",
     MetaData(),
     Column("id", Integer, primary_key=True),
-    Column("event_id", String(255), nullable=False, unique=True),
+    Column("dedup_key", String(255), nullable=False, unique=True),
     Column("raw", LargeBinary, nullable=False),
 )
 
 
 @dataclass(frozen=True)
 class Planned:
+    path: str
     body: bytes
     headers: dict[str, str]
-    retry: bool
+    retry: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    """A request as first sent, and what the daemon must make of it."""
+
+    request: Planned
+    key: str
+    """What it is stored under (before ``dedup_key``): Slack's event id, Twilio's MessageSid,
+    a status callback's followed by ``:`` and the status."""
+    end: str
+    """The status its item must end in: ``done``, or ``ignored`` for a delivery report that
+    names no message of ours."""
 
 
 @dataclass(frozen=True)
 class Plan:
     requests: list[Planned]
-    event_ids: list[str]
+    ends: dict[str, str]
+    """Each event's key, and the status its item must end in."""
+
+    @property
+    def messages(self) -> int:
+        """The messages the daemon must store: one per event whose item ends ``done``."""
+        return sum(end == "done" for end in self.ends.values())
+
+
+KeyOf = Callable[[web.Request, bytes], Awaitable[str]]
+"""The floor's reading of a request and its body: the key it is stored under, once its
+signature holds; else it raises the answer (an aiohttp ``HTTPException``)."""
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """What differs between the two webhooks; the load, the runs, the checks and the report
+    are the same code."""
+
+    channel: str
+    events: Callable[[], Iterator[Event]]
+    """Signed events, new ones for as long as they are asked for."""
+    retry_headers: dict[str, str]
+    """What a retry adds to the headers the request first had."""
+    floor: dict[str, KeyOf]
+    """The floor's routes: a path, and how a request to it is keyed."""
+    api: Callable[[Counter[str]], web.Application]
+    """The stand-in for the provider's API, counting the calls in the given counter."""
+    section: Callable[[int], str]
+    """The daemon's config section for the channel, given the stand-in's port."""
+    api_calls: str
+    """The report's label for the stand-in's calls."""
+    messages_of: str
+    """What the channel's messages are counted against, in a failed check."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +219,7 @@ class Load:
     late_max_s: float
     cpu_share: float
     """This process's CPU time over the run's wall time (1.0 is a whole core); in the daemon's
-    run it includes the Web API stand-in's."""
+    run it includes the API stand-in's."""
 
     @property
     def non_200(self) -> int:
@@ -150,66 +233,38 @@ class Outcome:
     pending_after_load: int | None = None
     drain_s: float | None = None
     messages: int | None = None
-    slack_calls: Counter[str] = field(default_factory=Counter)
+    api_calls: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
 
-def event_id(n: int) -> str:
-    return f"EvBENCH{n:07d}"
-
-
-def envelope(n: int, timestamp: str) -> dict[str, Any]:
-    """A channel message as the Events API delivers it; ``ts`` is unique per event."""
-    user = f"U0CLIENT{n % USERS:02d}"
-    return {
-        "token": "x",
-        "team_id": TEAM,
-        "api_app_id": "A0APP",
-        "type": "event_callback",
-        "event_id": event_id(n),
-        "event_time": int(timestamp),
-        "event": {
-            "type": "message",
-            "channel": CHANNEL,
-            "channel_type": "channel",
-            "user": user,
-            "team": TEAM,
-            "text": f"Hello, my order {n} has not arrived yet. Could you have a look?",
-            "ts": f"{timestamp}.{n:06d}",
-        },
-        "authorizations": [{"team_id": TEAM, "user_id": "U0BOT", "is_bot": True}],
-    }
-
-
-def make_plan(rate: float, seconds: float) -> Plan:
+def make_plan(webhook: Webhook, rate: float, seconds: float) -> Plan:
     """Every request body and header, signed, before the clock starts; a retry resends the
-    event first sent ``RETRY_LAG_S`` earlier, byte for byte, as Slack does."""
-    timestamp = str(int(time.time()))
-    verifier = SignatureVerifier(SIGNING_SECRET)
+    request first sent ``RETRY_LAG_S`` earlier, byte for byte, as Slack and Twilio do."""
     lag = max(1, round(rate * RETRY_LAG_S))
+    events = webhook.events()
     originals: list[Planned] = []
     requests: list[Planned] = []
+    ends: dict[str, str] = {}
     for index in range(round(rate * seconds)):
         if index % RETRY_EVERY == RETRY_EVERY - 1 and len(originals) >= lag:
             first = originals[-lag]
-            requests.append(Planned(first.body, {**first.headers, **RETRY_HEADERS}, retry=True))
+            headers = {**first.headers, **webhook.retry_headers}
+            requests.append(replace(first, headers=headers, retry=True))
             continue
-        body = json.dumps(envelope(len(originals), timestamp), separators=(",", ":"))
-        signature = verifier.generate_signature(timestamp=timestamp, body=body)
-        assert signature is not None
-        headers = {
-            "Content-Type": "application/json",
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature,
-        }
-        originals.append(Planned(body.encode(), headers, retry=False))
-        requests.append(originals[-1])
-    return Plan(requests, [event_id(n) for n in range(len(originals))])
+        event = next(events)
+        originals.append(event.request)
+        requests.append(event.request)
+        ends[event.key] = event.end
+    return Plan(requests, ends)
+
+
+def order_text(n: int) -> str:
+    return f"Hello, my order {n} has not arrived yet. Could you have a look?"
 
 
 async def drive(port: int, plan: Plan, rate: float) -> Load:
     """Open loop: each request is launched at its time, answered or not the ones before it."""
-    url = f"http://{HOST}:{port}/slack/events"
+    base = f"http://{HOST}:{port}"
     loop = asyncio.get_running_loop()
     count = len(plan.requests)
     latencies = [0.0] * count
@@ -223,7 +278,9 @@ async def drive(port: int, plan: Plan, rate: float) -> Load:
             lateness[index] = loop.time() - scheduled
             request = plan.requests[index]
             try:
-                async with session.post(url, data=request.body, headers=request.headers) as answer:
+                async with session.post(
+                    base + request.path, data=request.body, headers=request.headers
+                ) as answer:
                     await answer.read()
                     outcomes[index] = str(answer.status)
             except TimeoutError:
@@ -280,7 +337,51 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-# The floor ----------------------------------------------------------------------------------
+# Slack --------------------------------------------------------------------------------------
+
+
+def event_id(n: int) -> str:
+    return f"EvBENCH{n:07d}"
+
+
+def envelope(n: int, timestamp: str) -> dict[str, Any]:
+    """A channel message as the Events API delivers it; ``ts`` is unique per event."""
+    user = f"U0CLIENT{n % USERS:02d}"
+    return {
+        "token": "x",
+        "team_id": TEAM,
+        "api_app_id": "A0APP",
+        "type": "event_callback",
+        "event_id": event_id(n),
+        "event_time": int(timestamp),
+        "event": {
+            "type": "message",
+            "channel": CHANNEL,
+            "channel_type": "channel",
+            "user": user,
+            "team": TEAM,
+            "text": order_text(n),
+            "ts": f"{timestamp}.{n:06d}",
+        },
+        "authorizations": [{"team_id": TEAM, "user_id": "U0BOT", "is_bot": True}],
+    }
+
+
+def slack_events() -> Iterator[Event]:
+    """Channel messages, each a message of the daemon's; all signed with the timestamp of the
+    first."""
+    timestamp = str(int(time.time()))
+    verifier = SignatureVerifier(SIGNING_SECRET)
+    for n in itertools.count():
+        body = json.dumps(envelope(n, timestamp), separators=(",", ":"))
+        signature = verifier.generate_signature(timestamp=timestamp, body=body)
+        assert signature is not None
+        headers = {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": signature,
+        }
+        yield Event(Planned("/slack/events", body.encode(), headers), event_id(n), "done")
 
 
 def signed(secret: bytes, headers: Mapping[str, str], raw: bytes) -> bool:
@@ -294,83 +395,14 @@ def signed(secret: bytes, headers: Mapping[str, str], raw: bytes) -> bool:
     return hmac.compare_digest(expected, headers.get("X-Slack-Signature", "").encode())
 
 
-def serve_floor(url: str, port: int) -> None:
-    """The least a webhook must do before its 200: check the signature, read the event id and
-    commit the event, once (a retry finds its row and is answered all the same)."""
-    engine = make_engine(url)
-    FLOOR_EVENTS.metadata.create_all(engine)
-    insert = DIALECT_INSERTS[engine.dialect.name](FLOOR_EVENTS).on_conflict_do_nothing(
-        index_elements=["event_id"]
-    )
-    secret = SIGNING_SECRET.encode()
-
-    def store(event: str, raw: bytes) -> None:
-        with engine.begin() as connection:
-            connection.execute(insert, {"event_id": event, "raw": raw})
-
-    async def events(request: web.Request) -> web.Response:
-        raw = await request.read()
-        if not signed(secret, request.headers, raw):
-            return web.Response(status=401)
-        try:
-            event = json.loads(raw)["event_id"]
-        except (ValueError, KeyError, TypeError):
-            return web.Response(status=400)
-        await asyncio.to_thread(store, event, raw)
-        return web.Response()
-
-    async def healthz(_request: web.Request) -> web.Response:
-        return web.Response()
-
-    app = web.Application()
-    app.router.add_post("/slack/events", events)
-    app.router.add_get("/healthz", healthz)
-    web.run_app(app, host=HOST, port=port, access_log=None, print=None)
-
-
-async def floor_run(url: str, directory: Path, rate: float, seconds: float) -> Outcome:
-    port = free_port()
-    with (directory / "floor.out").open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bench.webhooks", "--serve-floor", url, "--port", str(port)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+async def slack_key(request: web.Request, raw: bytes) -> str:
+    """The floor's: the event id of a signed event."""
+    if not signed(SIGNING_SECRET.encode(), request.headers, raw):
+        raise web.HTTPUnauthorized()
     try:
-        await until_ready(port, lambda: server.poll() is None, directory / "floor.out")
-        plan = make_plan(rate, seconds)
-        load = await drive(port, plan, rate)
-    finally:
-        await asyncio.to_thread(terminate, server, 5)
-    engine = reader(url)
-    try:
-        keys = await asyncio.to_thread(read_keys, engine, select(FLOOR_EVENTS.c.event_id))
-    finally:
-        engine.dispose()
-    outcome = Outcome(load, len(keys))
-    check_common(outcome, plan.event_ids, keys)
-    return outcome
-
-
-async def until_ready(port: int, alive: Callable[[], bool], log: Path) -> None:
-    """Until the server's /healthz answers 200 (it does once it listens)."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-        while time.monotonic() < deadline:
-            if not alive():
-                raise SystemExit(f"server exited: {log.read_text(errors='replace')[-2000:]}")
-            try:
-                async with session.get(f"http://{HOST}:{port}/healthz") as answer:
-                    if answer.status == 200:
-                        return
-            except (aiohttp.ClientError, TimeoutError):
-                pass
-            await asyncio.sleep(0.05)
-    raise SystemExit(f"server not ready after {START_TIMEOUT_S} s")
-
-
-# The daemon ---------------------------------------------------------------------------------
+        return str(json.loads(raw)["event_id"])
+    except (ValueError, KeyError, TypeError):
+        raise web.HTTPBadRequest() from None
 
 
 def slack_answer(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -415,9 +447,8 @@ def slack_answer(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
-async def start_slack_api(port: int, calls: Counter[str]) -> web.AppRunner:
-    """A stand-in for slack.com/api in this process: answers every method ``ok`` and counts
-    the calls, so the daemon never waits on the network and its calls show in the figures."""
+def slack_api(calls: Counter[str]) -> web.Application:
+    """A stand-in for slack.com/api: answers every method ``ok`` and counts the calls."""
 
     async def api(request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -432,22 +463,264 @@ async def start_slack_api(port: int, calls: Counter[str]) -> web.AppRunner:
 
     app = web.Application()
     app.router.add_route("*", "/api/{method}", api)
+    return app
+
+
+def slack_section(api_port: int) -> str:
+    return (
+        "\n[slack]\nenabled = true\n"
+        f'signing_secret = "{SIGNING_SECRET}"\n'
+        'bot_token = "xoxb-bench"\n'
+        f'api_base_url = "http://{HOST}:{api_port}/api/"\n'
+        f'support_channels = ["{CHANNEL}"]\n'
+    )
+
+
+# WhatsApp -----------------------------------------------------------------------------------
+
+
+def message_sid(n: int) -> str:
+    return f"SM{n:032x}"
+
+
+def client_number(n: int) -> str:
+    return f"+1415555{n % USERS:04d}"
+
+
+def message_form(n: int) -> dict[str, str]:
+    """Client message ``n`` as Twilio posts it: text, no media."""
+    sid, number = message_sid(n), client_number(n)
+    return {
+        "SmsMessageSid": sid,
+        "NumMedia": "0",
+        "ProfileName": f"Client {n % USERS:02d}",
+        "MessageType": "text",
+        "SmsSid": sid,
+        "WaId": number.removeprefix("+"),
+        "SmsStatus": "received",
+        "Body": order_text(n),
+        "To": f"whatsapp:{DESK_NUMBER}",
+        "NumSegments": "1",
+        "ReferralNumMedia": "0",
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": f"whatsapp:{number}",
+        "ApiVersion": "2010-04-01",
+    }
+
+
+def status_form(n: int, status: str) -> dict[str, str]:
+    """A status callback as if client message ``n`` were one of ours, sent to the client."""
+    sid, number = message_sid(n), client_number(n)
+    return {
+        "ChannelPrefix": "whatsapp",
+        "ApiVersion": "2010-04-01",
+        "MessageStatus": status,
+        "SmsSid": sid,
+        "SmsStatus": status,
+        "ChannelToAddress": number,
+        "To": f"whatsapp:{number}",
+        "From": f"whatsapp:{DESK_NUMBER}",
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT_SID,
+    }
+
+
+def twilio_request(validator: RequestValidator, path: str, form: dict[str, str]) -> Planned:
+    """Signed for the public URL, as Twilio signs what it posts there."""
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": validator.compute_signature(PUBLIC_URL + path, form),
+    }
+    return Planned(path, urlencode(form).encode(), headers)
+
+
+def whatsapp_events() -> Iterator[Event]:
+    """Client messages, and every ``STATUS_EVERY``-th request a status callback: three about
+    client message 0 (one per ``REPORTED`` status), three about message 1, ..., each well
+    after its message. No outbox row has a client message's sid, so each callback's item is
+    ignored."""
+    validator = RequestValidator(AUTH_TOKEN)
+    for n in itertools.count():
+        reports, place = divmod(n, STATUS_EVERY)
+        if place < STATUS_EVERY - 1:
+            message = n - reports
+            request = twilio_request(validator, MESSAGE_PATH, message_form(message))
+            yield Event(request, message_sid(message), "done")
+        else:
+            about, status = reports // len(REPORTED), REPORTED[reports % len(REPORTED)]
+            request = twilio_request(validator, STATUS_PATH, status_form(about, status))
+            yield Event(request, f"{message_sid(about)}:{status}", "ignored")
+
+
+def twilio_key(*fields: str) -> KeyOf:
+    """The floor's: the values of ``fields``, joined by ``:`` as the daemon keys them, of a
+    signed request."""
+    validator = RequestValidator(AUTH_TOKEN)
+
+    async def key_of(request: web.Request, _raw: bytes) -> str:
+        form = await request.post()
+        # RequestValidator is Twilio's scheme itself: base64 HMAC-SHA1, keyed by the auth token,
+        # of the URL followed by the sorted names and values, here compared in constant time.
+        expected = validator.compute_signature(PUBLIC_URL + request.path, form).encode()
+        given = request.headers.get("X-Twilio-Signature", "").encode()
+        if not hmac.compare_digest(expected, given):
+            raise web.HTTPForbidden()
+        values = [value for name in fields if isinstance(value := form.get(name), str) and value]
+        if len(values) != len(fields):
+            raise web.HTTPBadRequest()
+        return ":".join(values)
+
+    return key_of
+
+
+def twilio_api(calls: Counter[str]) -> web.Application:
+    """A stand-in for api.twilio.com: queues whatever message it is asked to send, and counts
+    them."""
+
+    async def create(_request: web.Request) -> web.Response:
+        calls["messages.create"] += 1
+        return web.json_response({"sid": f"SM{uuid.uuid4().hex}", "status": "queued"}, status=201)
+
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", create)
+    return app
+
+
+def whatsapp_section(api_port: int) -> str:
+    return (
+        "\n[whatsapp]\nenabled = true\n"
+        f'account_sid = "{ACCOUNT_SID}"\n'
+        f'auth_token = "{AUTH_TOKEN}"\n'
+        f'from_number = "{DESK_NUMBER}"\n'
+        f'public_url = "{PUBLIC_URL}"\n'
+        f'api_base_url = "http://{HOST}:{api_port}"\n'
+    )
+
+
+WEBHOOKS = {
+    "slack": Webhook(
+        channel="slack",
+        events=slack_events,
+        retry_headers=SLACK_RETRY_HEADERS,
+        floor={"/slack/events": slack_key},
+        api=slack_api,
+        section=slack_section,
+        api_calls="Web API calls",
+        messages_of="events",
+    ),
+    "whatsapp": Webhook(
+        channel="whatsapp",
+        events=whatsapp_events,
+        retry_headers={},
+        floor={
+            MESSAGE_PATH: twilio_key("MessageSid"),
+            STATUS_PATH: twilio_key("MessageSid", "MessageStatus"),
+        },
+        api=twilio_api,
+        section=whatsapp_section,
+        api_calls="Twilio API calls",
+        messages_of="client messages",
+    ),
+}
+
+
+# The floor ----------------------------------------------------------------------------------
+
+
+def serve_floor(webhook: Webhook, url: str, port: int) -> None:
+    """The least a webhook must do before its 200: check the signature, read the request's key
+    and commit the request, once (a retry finds its row and is answered all the same)."""
+    engine = make_engine(url)
+    FLOOR_EVENTS.metadata.create_all(engine)
+    insert = DIALECT_INSERTS[engine.dialect.name](FLOOR_EVENTS).on_conflict_do_nothing(
+        index_elements=["dedup_key"]
+    )
+
+    def store(key: str, raw: bytes) -> None:
+        with engine.begin() as connection:
+            connection.execute(insert, {"dedup_key": key, "raw": raw})
+
+    def receiver(key_of: KeyOf) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def receive(request: web.Request) -> web.Response:
+            raw = await request.read()
+            key = await key_of(request, raw)
+            await asyncio.to_thread(store, key, raw)
+            return web.Response()
+
+        return receive
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.Response()
+
+    app = web.Application()
+    for path, key_of in webhook.floor.items():
+        app.router.add_post(path, receiver(key_of))
+    app.router.add_get("/healthz", healthz)
+    web.run_app(app, host=HOST, port=port, access_log=None, print=None)
+
+
+async def floor_run(
+    webhook: Webhook, url: str, directory: Path, rate: float, seconds: float
+) -> Outcome:
+    port = free_port()
+    command = [sys.executable, "-m", "bench.webhooks", "--webhook", webhook.channel]
+    with (directory / "floor.out").open("wb") as out:
+        server = subprocess.Popen(
+            [*command, "--serve-floor", url, "--port", str(port)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        await until_ready(port, lambda: server.poll() is None, directory / "floor.out")
+        plan = make_plan(webhook, rate, seconds)
+        load = await drive(port, plan, rate)
+    finally:
+        await asyncio.to_thread(terminate, server, 5)
+    engine = reader(url)
+    try:
+        keys = await asyncio.to_thread(read_keys, engine, select(FLOOR_EVENTS.c.dedup_key))
+    finally:
+        engine.dispose()
+    outcome = Outcome(load, len(keys))
+    check_common(outcome, plan.ends, keys)
+    return outcome
+
+
+async def until_ready(port: int, alive: Callable[[], bool], log: Path) -> None:
+    """Until the server's /healthz answers 200 (it does once it listens)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while time.monotonic() < deadline:
+            if not alive():
+                raise SystemExit(f"server exited: {log.read_text(errors='replace')[-2000:]}")
+            try:
+                async with session.get(f"http://{HOST}:{port}/healthz") as answer:
+                    if answer.status == 200:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.05)
+    raise SystemExit(f"server not ready after {START_TIMEOUT_S} s")
+
+
+# The daemon ---------------------------------------------------------------------------------
+
+
+async def start_api(app: web.Application, port: int) -> web.AppRunner:
+    """The provider's API stand-in, in this process, so the daemon never waits on the network
+    and its calls show in the figures."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, HOST, port).start()
     return runner
 
 
-def daemon_config(path: Path, url: str, port: int, slack_port: int) -> Path:
+def daemon_config(path: Path, url: str, port: int, section: str) -> Path:
     write_config(path, url, port, level="warning")
     with path.open("a", encoding="utf-8") as config:
-        config.write(
-            "\n[slack]\nenabled = true\n"
-            f'signing_secret = "{SIGNING_SECRET}"\n'
-            'bot_token = "xoxb-bench"\n'
-            f'api_base_url = "http://{HOST}:{slack_port}/api/"\n'
-            f'support_channels = ["{CHANNEL}"]\n'
-        )
+        config.write(section)
     return path
 
 
@@ -460,34 +733,37 @@ def stop_daemon(daemon: DaemonProcess) -> None:
         daemon.kill()
 
 
-async def daemon_run(url: str, directory: Path, rate: float, seconds: float) -> Outcome:
+async def daemon_run(
+    webhook: Webhook, url: str, directory: Path, rate: float, seconds: float
+) -> Outcome:
     await asyncio.to_thread(migrate, url)
     calls: Counter[str] = Counter()
-    slack_port, port = free_port(), free_port()
-    slack_api = await start_slack_api(slack_port, calls)
-    config = daemon_config(directory / f"daemon-{port}.toml", url, port, slack_port)
+    api_port, port = free_port(), free_port()
+    api = await start_api(webhook.api(calls), api_port)
+    section = webhook.section(api_port)
+    config = daemon_config(directory / f"daemon-{port}.toml", url, port, section)
     daemon = DaemonProcess(config, port, directory)
     engine = reader(url)
     try:
         try:
-            # In a thread: the daemon may call the Web API stand-in on this loop as it starts.
+            # In a thread: the daemon may call the API stand-in on this loop as it starts.
             await asyncio.to_thread(daemon.wait_until_serving)
         except pytest.fail.Exception as failed:
             raise SystemExit(str(failed)) from None
-        plan = make_plan(rate, seconds)
+        plan = make_plan(webhook, rate, seconds)
         load = await drive(port, plan, rate)
         loaded = time.monotonic()
-        keys = await asyncio.to_thread(
-            read_keys, engine, select(InboundItem.dedup_key).where(InboundItem.channel == "slack")
-        )
-        outcome = Outcome(load, len(keys), slack_calls=calls)
-        check_common(outcome, [dedup_key(event) for event in plan.event_ids], keys)
-        await drain(engine, outcome, len(plan.event_ids), loaded)
+        items = select(InboundItem.dedup_key).where(InboundItem.channel == webhook.channel)
+        keys = await asyncio.to_thread(read_keys, engine, items)
+        outcome = Outcome(load, len(keys), api_calls=calls)
+        ends = {dedup_key(key): end for key, end in plan.ends.items()}
+        check_common(outcome, ends, keys)
+        await drain(engine, webhook, outcome, ends, plan.messages, loaded)
         if daemon.process.poll() is not None:
             outcome.problems.append(f"daemon exited with {daemon.process.returncode}")
     finally:
         await asyncio.to_thread(stop_daemon, daemon)
-        await slack_api.cleanup()
+        await api.cleanup()
         engine.dispose()
     if outcome.problems:
         outcome.problems.append(
@@ -504,12 +780,19 @@ def migrate(url: str) -> None:
         engine.dispose()
 
 
-async def drain(engine: Engine, outcome: Outcome, events: int, loaded: float) -> None:
-    """Until no ``slack`` item is pending (bounded), timed from the end of the load
-    (``loaded``); then one message per event."""
+async def drain(
+    engine: Engine,
+    webhook: Webhook,
+    outcome: Outcome,
+    ends: Mapping[str, str],
+    messages: int,
+    loaded: float,
+) -> None:
+    """Until no item of the channel is pending (bounded), timed from the end of the load
+    (``loaded``); then every item as ``ends`` says, and ``messages`` messages."""
+    channel = webhook.channel
     while True:
-        statuses = await asyncio.to_thread(slack_statuses, engine)
-        pending = statuses.get("pending", 0)
+        pending = await asyncio.to_thread(pending_items, engine, channel)
         if outcome.pending_after_load is None:
             outcome.pending_after_load = pending
         if not pending:
@@ -519,11 +802,22 @@ async def drain(engine: Engine, outcome: Outcome, events: int, loaded: float) ->
             outcome.problems.append(f"{pending} items still pending after {DRAIN_TIMEOUT_S} s")
             break
         await asyncio.sleep(POLL_S)
-    if set(statuses) - {"pending", "done"}:
+    items = await asyncio.to_thread(item_ends, engine, channel)
+    astray: defaultdict[tuple[str, str], list[tuple[str, str | None]]] = defaultdict(list)
+    for key, (status, error) in items.items():
+        if key in ends and status not in ("pending", ends[key]):
+            astray[ends[key], status].append((key, error))
+    if astray:
+        statuses = Counter(status for status, _error in items.values())
         outcome.problems.append(f"item statuses: {dict(statuses)}")
-    outcome.messages = await asyncio.to_thread(slack_messages, engine)
-    if outcome.messages != events:
-        outcome.problems.append(f"{outcome.messages} slack messages for {events} events")
+    for (end, status), found in sorted(astray.items()):
+        key, error = found[0]
+        outcome.problems.append(f"{len(found)} items {status}, not {end}: e.g. {key}, {error!r}")
+    outcome.messages = await asyncio.to_thread(channel_messages, engine, channel)
+    if outcome.messages != messages:
+        outcome.problems.append(
+            f"{outcome.messages} {channel} messages for {messages} {webhook.messages_of}"
+        )
 
 
 # Checks -------------------------------------------------------------------------------------
@@ -540,23 +834,32 @@ def read_keys(engine: Engine, query: Select[tuple[str]]) -> list[str]:
         return list(connection.scalars(query))
 
 
-def slack_statuses(engine: Engine) -> dict[str, int]:
+def pending_items(engine: Engine, channel: str) -> int:
     query = (
-        select(InboundItem.status, func.count())
-        .where(InboundItem.channel == "slack")
-        .group_by(InboundItem.status)
+        select(func.count())
+        .select_from(InboundItem)
+        .where(InboundItem.channel == channel, InboundItem.status == "pending")
     )
-    with engine.connect() as connection:
-        return dict(connection.execute(query).all())
-
-
-def slack_messages(engine: Engine) -> int:
-    query = select(func.count()).select_from(Message).where(Message.channel == "slack")
     with engine.connect() as connection:
         return connection.scalar(query) or 0
 
 
-def check_common(outcome: Outcome, expected: list[str], keys: list[str]) -> None:
+def item_ends(engine: Engine, channel: str) -> dict[str, tuple[str, str | None]]:
+    """Each item's status and last error, by key."""
+    query = select(InboundItem.dedup_key, InboundItem.status, InboundItem.last_error).where(
+        InboundItem.channel == channel
+    )
+    with engine.connect() as connection:
+        return {key: (status, error) for key, status, error in connection.execute(query)}
+
+
+def channel_messages(engine: Engine, channel: str) -> int:
+    query = select(func.count()).select_from(Message).where(Message.channel == channel)
+    with engine.connect() as connection:
+        return connection.scalar(query) or 0
+
+
+def check_common(outcome: Outcome, expected: Collection[str], keys: list[str]) -> None:
     """Every event stored, none twice, nothing else; every retry answered 200."""
     missing = set(expected) - set(keys)
     if missing or len(keys) != len(expected):
@@ -576,7 +879,7 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-def rows(outcome: Outcome) -> dict[str, str]:
+def rows(webhook: Webhook, outcome: Outcome) -> dict[str, str]:
     load = outcome.load
     others = ", ".join(f"{k}: {n}" for k, n in sorted(load.outcomes.items()) if k != "200")
     events = len(load.latencies) - load.retries
@@ -594,8 +897,8 @@ def rows(outcome: Outcome) -> dict[str, str]:
         "events stored": f"{outcome.stored}/{events}",
         "pending after load": opt(outcome.pending_after_load),
         "drain s": "-" if outcome.drain_s is None else f"{outcome.drain_s:.1f}",
-        "slack messages": opt(outcome.messages),
-        "Web API calls": ", ".join(f"{k} {n}" for k, n in sorted(outcome.slack_calls.items()))
+        f"{webhook.channel} messages": opt(outcome.messages),
+        webhook.api_calls: ", ".join(f"{k} {n}" for k, n in sorted(outcome.api_calls.items()))
         or "-",
         "checks": "FAILED" if outcome.problems else "ok",
     }
@@ -605,13 +908,19 @@ def opt(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
-def report(database: str, outcomes: dict[str, Outcome]) -> None:
+def heading(webhook: Webhook, database: str) -> str:
+    """The database, and the webhook unless it is the default: Slack's runs print as they did
+    before there was a choice."""
+    return database if webhook.channel == DEFAULT_WEBHOOK else f"{database} {webhook.channel}"
+
+
+def report(webhook: Webhook, title: str, outcomes: dict[str, Outcome]) -> None:
     """The sides in columns, so each figure of the daemon stands beside the floor's."""
-    tables = {side: rows(outcome) for side, outcome in outcomes.items()}
+    tables = {side: rows(webhook, outcome) for side, outcome in outcomes.items()}
     labels = next(iter(tables.values())).keys()
     width = max(16, *(len(v) for table in tables.values() for v in table.values()))
     print()
-    print(database.ljust(30) + "".join(side.rjust(width + 2) for side in tables))
+    print(title.ljust(30) + "".join(side.rjust(width + 2) for side in tables))
     for label in labels:
         print(
             f"  {label:<28}" + "".join(table[label].rjust(width + 2) for table in tables.values())
@@ -622,7 +931,7 @@ def report(database: str, outcomes: dict[str, Outcome]) -> None:
     sys.stdout.flush()
 
 
-SIDES: dict[str, Callable[[str, Path, float, float], Awaitable[Outcome]]] = {
+SIDES: dict[str, Callable[[Webhook, str, Path, float, float], Awaitable[Outcome]]] = {
     "floor": floor_run,
     "daemon": daemon_run,
 }
@@ -632,21 +941,29 @@ async def bench(
     args: argparse.Namespace, databases: list[str], server: PostgresServer | None, directory: Path
 ) -> bool:
     """Every side on every database, each on a database of its own; True if all checks held."""
+    webhook = WEBHOOKS[args.webhook]
     sides = list(SIDES) if args.only == "both" else [args.only]
     held = True
     for database in databases:
+        title = heading(webhook, database)
         outcomes = {}
         for run, side in enumerate(sides):
             url = await asyncio.to_thread(fresh_url, database, directory, server, run)
-            print(f"{database} {side}: {args.rate:g} requests/s for {args.seconds:g} s", flush=True)
-            outcomes[side] = await SIDES[side](url, directory, args.rate, args.seconds)
+            print(f"{title} {side}: {args.rate:g} requests/s for {args.seconds:g} s", flush=True)
+            outcomes[side] = await SIDES[side](webhook, url, directory, args.rate, args.seconds)
             held = held and not outcomes[side].problems
-        report(database, outcomes)
+        report(webhook, title, outcomes)
     return held
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--webhook",
+        choices=list(WEBHOOKS),
+        default=DEFAULT_WEBHOOK,
+        help="Slack's events or Twilio's WhatsApp webhooks",
+    )
     parser.add_argument("--rate", type=float, default=1000.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
@@ -655,7 +972,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_floor:
-        serve_floor(args.serve_floor, args.port)
+        serve_floor(WEBHOOKS[args.webhook], args.serve_floor, args.port)
         return
     if not 0 < args.seconds <= MAX_SECONDS:
         parser.error(f"--seconds must be in (0, {MAX_SECONDS}]: signatures expire after 5 min")
