@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import smtplib
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +19,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.daemon import THREADLINE, DaemonProcess, eventually, free_port, write_config
+from tests.support.daemon import DaemonProcess, free_port, write_config
+from tests.support.desk_process import inbound_items, run_threadline, settled
 from tests.support.fake_slack import TEAM_ID, FakeSlack, event_envelope, signed_request
 from tests.support.smtp_sink import SmtpSink
 from threadline.core.models import InboundItem, Message, OutboxItem, Ticket
@@ -108,8 +108,7 @@ class SlackDesk:
         return run_threadline(self.config, *args)
 
     def items(self) -> list[InboundItem]:
-        with self.sessions() as session:
-            return list(session.scalars(select(InboundItem).order_by(InboundItem.id)))
+        return inbound_items(self.sessions)
 
     def tickets(self) -> list[Ticket]:
         with self.sessions() as session:
@@ -127,12 +126,7 @@ class SlackDesk:
             return list(session.scalars(select(OutboxItem).order_by(OutboxItem.id)))
 
     def settled(self) -> list[InboundItem]:
-        """Every item accepted so far, once none is pending."""
-        return eventually(
-            "every item handled",
-            lambda: (items := self.items()) and all(i.status != "pending" for i in items) and items,
-            WAIT_S,
-        )
+        return settled(self.sessions, WAIT_S)
 
 
 @pytest.fixture
@@ -165,18 +159,6 @@ def slack_desk(tmp_path: Path, db_url: str, sessions: sessionmaker[Session]) -> 
             yield desk
         finally:
             daemon.kill()
-
-
-def run_threadline(config: Path, *args: str) -> str:
-    done = subprocess.run(
-        [str(THREADLINE), *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def healthz(desk: SlackDesk) -> dict[str, Any]:

@@ -4,7 +4,6 @@ twilio SDK against a local fake of Twilio's API, webhooks signed with the real a
 from __future__ import annotations
 
 import smtplib
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,7 +18,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.daemon import THREADLINE, DaemonProcess, eventually, free_port, write_config
+from tests.support.daemon import DaemonProcess, eventually, free_port, write_config
+from tests.support.desk_process import inbound_items, run_threadline, settled
 from tests.support.fake_slack import TEAM_ID, FakeSlack, event_envelope, signed_request
 from tests.support.fake_twilio import (
     ACCOUNT_SID,
@@ -67,34 +67,17 @@ class WhatsAppDesk:
         return message_form(self.sid(), ADA, body, **fields)
 
     def threadline(self, *args: str) -> str:
-        return run(self.config, *args)
+        return run_threadline(self.config, *args)
 
     def items(self) -> list[InboundItem]:
-        with self.sessions() as session:
-            return list(session.scalars(select(InboundItem).order_by(InboundItem.id)))
+        return inbound_items(self.sessions)
 
     def settled(self) -> list[InboundItem]:
-        return eventually(
-            "every item handled",
-            lambda: (items := self.items()) and all(i.status != "pending" for i in items) and items,
-            WAIT_S,
-        )
+        return settled(self.sessions, WAIT_S)
 
     def messages(self) -> list[Message]:
         with self.sessions() as session:
             return list(session.scalars(select(Message).order_by(Message.id)))
-
-
-def run(config: Path, *args: str) -> str:
-    done = subprocess.run(
-        [str(THREADLINE), *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture
@@ -126,7 +109,7 @@ def start_desk(
                 + extra
             )
             for command in (("users", "add", "Grace Hopper", AGENT_EMAIL), *commands):
-                run(config, *command)
+                run_threadline(config, *command)
             env = {"THREADLINE_SMTP__LISTEN": f"127.0.0.1:{smtp_port}"}
             daemon = DaemonProcess(config, http_port, tmp_path, env)
             stack.callback(daemon.kill)
