@@ -34,6 +34,8 @@ OUTSIDE_WINDOW = 63016
 RATE_LIMITED = (429, 63018)
 TEMPLATE_TEXT = 100
 """Characters of the reply a template carries."""
+ACKNOWLEDGEMENT = "Thank you: we have your message, ticket #{ticket}. We answer here."
+"""An acknowledgement's payload is the client's own message: this is what they are sent."""
 
 
 class WhatsAppSender:
@@ -43,7 +45,11 @@ class WhatsAppSender:
         self._client = rest_client(settings)
 
     def send(self, item: OutboxView) -> SendResult:
-        body = str(item.payload.get("body", ""))
+        body = (
+            ACKNOWLEDGEMENT.format(ticket=item.ticket_id)
+            if item.kind == "acknowledgement"
+            else str(item.payload.get("body", ""))
+        )
         with self._sessions() as session:
             last = last_message_from(session, item.recipient)
         inside = last is not None and now_utc() - last < WINDOW

@@ -391,3 +391,16 @@ def test_an_agents_reply_in_the_slack_agents_channel_reaches_the_whatsapp_client
 
         (sent,) = desk.twilio.wait_for_sent(1)
         assert (sent["To"], sent["Body"]) == (f"whatsapp:{ADA}", "It arrives tomorrow.")
+
+
+def test_a_new_ticket_is_acknowledged_in_words_of_ours_not_the_clients_own(
+    start_desk: Callable[..., WhatsAppDesk],
+):
+    desk = start_desk(TEMPLATE, extra="\n[tickets]\nacknowledge_new_tickets = true\n")
+
+    desk.post(desk.message("My card was charged twice."))
+
+    (sent,) = desk.twilio.wait_for_sent(1)
+    assert sent["To"] == f"whatsapp:{ADA}"
+    assert sent["Body"].startswith("Thank you: we have your message, ticket #")
+    assert "charged twice" not in sent["Body"]
