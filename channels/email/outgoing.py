@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from threadline.channels.email import CHANNEL
 from threadline.channels.email.compose import MAX_REFERENCES, Mail, MailAttachment
-from threadline.core.models import Attachment, Blob, Client, Message, MessageRef, Ticket, User
+from threadline.core.message_files import message_files
+from threadline.core.models import Client, Message, MessageRef, Ticket, User
 from threadline.core.senders import OutboxView, PermanentSendError
 
 
@@ -87,12 +88,4 @@ def _references(session: Session, ticket_id: int) -> tuple[str, ...]:
 
 
 def _attachments(session: Session, message_id: int | None) -> tuple[MailAttachment, ...]:
-    if message_id is None:
-        return ()
-    rows = session.execute(
-        select(Attachment.filename, Attachment.content_type, Blob.content)
-        .join(Blob, Blob.sha256 == Attachment.sha256)
-        .where(Attachment.message_id == message_id)
-        .order_by(Attachment.id)
-    ).all()
-    return tuple(MailAttachment(*row) for row in rows)
+    return tuple(MailAttachment(*file) for file in message_files(session, message_id))

@@ -11,18 +11,13 @@ from sqlalchemy.orm import Session
 
 from threadline.channels.slack.mrkdwn import escaped
 from threadline.channels.slack.threads import Thread, client_thread, started_thread
-from threadline.core.models import Attachment, Blob, Client, Message, Ticket, User
+from threadline.core.message_files import MessageFile, message_files
+from threadline.core.models import Client, Message, Ticket, User
 from threadline.core.senders import OutboxView, PermanentSendError
 
 NOTIFICATION_HINT = (
     "_Reply in this thread to answer the client; start with `note:` to keep it internal._"
 )
-
-
-@dataclass(frozen=True)
-class File:
-    filename: str
-    content: bytes
 
 
 @dataclass(frozen=True)
@@ -32,7 +27,7 @@ class Post:
     thread: Thread | None
     """None: the post starts a thread."""
     text: str
-    files: tuple[File, ...] = ()
+    files: tuple[MessageFile, ...] = ()
 
 
 def outgoing_post(session: Session, item: OutboxView, now: datetime) -> Post:
@@ -51,9 +46,9 @@ def outgoing_post(session: Session, item: OutboxView, now: datetime) -> Post:
     )
     thread = thread or started_thread(session, item, now)
     heading = f"*#{item.ticket_id} {escaped(title)}*"
-    files: tuple[File, ...] = ()
+    files: tuple[MessageFile, ...] = ()
     if item.kind == "reply":
-        text, files = body, _files(session, item.message_id)
+        text, files = body, message_files(session, item.message_id)
     elif item.kind == "acknowledgement":
         text = f"Thank you: we have your message, ticket #{item.ticket_id}. We answer here."
     elif item.kind == "notification":
@@ -66,7 +61,7 @@ def outgoing_post(session: Session, item: OutboxView, now: datetime) -> Post:
     else:
         author = _author(session, item.message_id)
         text = f"*{author}:*\n{body}" if thread else f"{heading}\n*{author}:*\n{body}"
-        files = _files(session, item.message_id)
+        files = message_files(session, item.message_id)
     return Post(_conversation(item), thread, text, files)
 
 
@@ -88,15 +83,3 @@ def _author(session: Session, message_id: int | None) -> str:
     channel, client, agent = found
     name = escaped(client or agent or "Someone")
     return f"{name} (agent, by {channel})" if agent else f"{name} (by {channel})"
-
-
-def _files(session: Session, message_id: int | None) -> tuple[File, ...]:
-    if message_id is None:
-        return ()
-    rows = session.execute(
-        select(Attachment.filename, Blob.content)
-        .join(Blob, Blob.sha256 == Attachment.sha256)
-        .where(Attachment.message_id == message_id)
-        .order_by(Attachment.id)
-    ).all()
-    return tuple(File(*row) for row in rows)
