@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.daemon import DaemonProcess, free_port, write_config
-from tests.support.desk_process import inbound_items, run_threadline, settled
+from tests.support.daemon import DaemonProcess, free_port
+from tests.support.desk_process import desk_config, inbound_items, run_threadline, settled
 from tests.support.fake_slack import TEAM_ID, FakeSlack, event_envelope, signed_request
 from tests.support.smtp_sink import SmtpSink
 from threadline.core.models import InboundItem, Message, OutboxItem, Ticket
@@ -135,16 +135,14 @@ def slack_desk(tmp_path: Path, db_url: str, sessions: sessionmaker[Session]) -> 
         slack.add_user(CLIENT_USER, TEAM_ID, "Ada Lovelace")
         slack.add_user(AGENT_USER, TEAM_ID, "Grace Hopper", AGENT_EMAIL)
         http_port, smtp_port = free_port(), free_port()
-        config = write_config(tmp_path / "config.toml", db_url, http_port)
-        config.write_text(
-            config.read_text()
-            + '\n[email]\naddress = "support@desk.example"\ndomains = ["desk.example"]\n'
-            + f'\n[smarthost]\nhost = "127.0.0.1"\nport = {sink.port}\ntimeout = 10\n'
-            + "\n[intake]\nretry_initial = 0.2\nretry_maximum = 0.5\nsweep_interval = 1\n"
-            + "\n[dispatch]\nretry_initial = 0.2\nretry_maximum = 1\nsweep_interval = 1\n"
-            + f'\n[slack]\nenabled = true\nsigning_secret = "{SECRET}"\n'
-            + f'bot_token = "{slack.token}"\napi_base_url = "{slack.api_url}"\n'
-            + f'support_channels = ["{SUPPORT}"]\nagents_channel = "{AGENTS}"\n'
+        config = desk_config(
+            tmp_path / "config.toml",
+            db_url,
+            http_port,
+            sink.port,
+            f'\n[slack]\nenabled = true\nsigning_secret = "{SECRET}"\n'
+            f'bot_token = "{slack.token}"\napi_base_url = "{slack.api_url}"\n'
+            f'support_channels = ["{SUPPORT}"]\nagents_channel = "{AGENTS}"\n',
         )
         for command in (
             ("users", "add", "Grace Hopper", AGENT_EMAIL),

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.daemon import DaemonProcess, eventually, free_port, write_config
-from tests.support.desk_process import inbound_items, run_threadline, settled
+from tests.support.daemon import DaemonProcess, eventually, free_port
+from tests.support.desk_process import desk_config, inbound_items, run_threadline, settled
 from tests.support.fake_slack import TEAM_ID, FakeSlack, event_envelope, signed_request
 from tests.support.fake_twilio import (
     ACCOUNT_SID,
@@ -94,19 +94,16 @@ def start_desk(
             twilio = stack.enter_context(FakeTwilio())
             sink = stack.enter_context(SmtpSink())
             http_port, smtp_port = free_port(), free_port()
-            config = write_config(tmp_path / "config.toml", db_url, http_port)
-            config.write_text(
-                config.read_text()
-                + '\n[email]\naddress = "support@desk.example"\ndomains = ["desk.example"]\n'
-                + f'\n[smarthost]\nhost = "127.0.0.1"\nport = {sink.port}\ntimeout = 10\n'
-                + "\n[intake]\nretry_initial = 0.2\nretry_maximum = 0.5\nsweep_interval = 1\n"
-                + "max_attempts = 2\n"
-                + "\n[dispatch]\nretry_initial = 0.2\nretry_maximum = 1\nsweep_interval = 1\n"
-                + f'\n[whatsapp]\nenabled = true\naccount_sid = "{ACCOUNT_SID}"\n'
-                + f'auth_token = "{AUTH_TOKEN}"\nfrom_number = "+14155238886"\n'
-                + f'public_url = "{PUBLIC_URL}"\napi_base_url = "{twilio.url}"\n'
-                + f'template_content_sid = "{template}"\n'
-                + extra
+            config = desk_config(
+                tmp_path / "config.toml",
+                db_url,
+                http_port,
+                sink.port,
+                f'\n[whatsapp]\nenabled = true\naccount_sid = "{ACCOUNT_SID}"\n'
+                f'auth_token = "{AUTH_TOKEN}"\nfrom_number = "+14155238886"\n'
+                f'public_url = "{PUBLIC_URL}"\napi_base_url = "{twilio.url}"\n'
+                f'template_content_sid = "{template}"\n' + extra,
+                max_attempts=2,
             )
             for command in (("users", "add", "Grace Hopper", AGENT_EMAIL), *commands):
                 run_threadline(config, *command)
