@@ -1,37 +1,43 @@
 """The tickets a batch touches and who is assigned to them: the ones its tokens, tags and refs
-name, read in one query, and the ones it opens, buffered until the batch writes them."""
+name, read in one query, the latest ticket of each client the batch knows (what a message on a
+thread-less channel continues), read in one query on first use, and the ones it opens,
+buffered until the batch writes them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from threadline.core.batch_writes import BatchWrites
+from threadline.core.known_senders import KnownSenders
 from threadline.core.models import Ticket, ticket_assignments
 
 _TICKETS = select(Ticket).where(Ticket.id.in_(bindparam("ids", expanding=True)))
 _ASSIGNEES = select(ticket_assignments.c.ticket_id, ticket_assignments.c.user_id).where(
     ticket_assignments.c.ticket_id.in_(bindparam("ids", expanding=True))
 )
-_LATEST = (
-    select(Ticket)
-    .where(Ticket.client_id == bindparam("client_id"))
-    .order_by(Ticket.id.desc())
-    .limit(1)
+_LATEST = select(Ticket).where(
+    Ticket.id.in_(
+        select(func.max(Ticket.id))
+        .where(Ticket.client_id.in_(bindparam("client_ids", expanding=True)))
+        .group_by(Ticket.client_id)
+    )
 )
 
 
 class BatchTickets:
-    def __init__(self, session: Session, writes: BatchWrites) -> None:
+    def __init__(self, session: Session, writes: BatchWrites, senders: KnownSenders) -> None:
         self._session = session
         self._writes = writes
+        self._senders = senders
         self._tickets: dict[int, Ticket] = {}
         """Held here, not only in the session's identity map, which lets unreferenced
         objects go."""
         self._missing: set[int] = set()
         self._assignees: dict[int, set[int]] = {}
+        self._latest: dict[int, Ticket | None] = {}
 
     def load(self, ids: set[int]) -> None:
         """Read without autoflush, since a query never overwrites a pending change."""
@@ -60,10 +66,27 @@ class BatchTickets:
         return self._tickets.get(ticket_id)
 
     def latest(self, client_id: int) -> Ticket | None:
-        """The client's ticket with the highest id, among the stored and this batch's new ones."""
-        stored = self._session.scalars(_LATEST, {"client_id": client_id}).first()
-        new = [ticket for ticket in self._writes.tickets.values() if ticket.client_id == client_id]
-        return max([*new, *([stored] if stored else [])], key=lambda t: t.id, default=None)
+        """The client's ticket with the highest id, among the stored and this batch's new ones.
+        The first call reads them for every client the batch knows by then."""
+        if client_id not in self._latest:
+            self._load_latest({client_id, *self._senders.client_ids()} - self._latest.keys())
+        return self._latest[client_id]
+
+    def _load_latest(self, client_ids: set[int]) -> None:
+        with self._session.no_autoflush:
+            stored = self._session.scalars(_LATEST, {"client_ids": list(client_ids)}).all()
+        candidates = [*stored, *self._writes.tickets.values()]
+        for client_id in client_ids:
+            self._latest[client_id] = None
+        for ticket in candidates:
+            self._tickets.setdefault(ticket.id, ticket)
+            self._newest(ticket)
+
+    def _newest(self, ticket: Ticket) -> None:
+        if ticket.client_id in self._latest:
+            known = self._latest[ticket.client_id]
+            if known is None or known.id < ticket.id:
+                self._latest[ticket.client_id] = ticket
 
     def opened(self, ticket: Ticket) -> None:
         """A ticket this batch opens (its id allocated ahead), inserted when the batch writes:
@@ -73,6 +96,7 @@ class BatchTickets:
         self._tickets[ticket.id] = ticket
         self._missing.discard(ticket.id)
         self._assignees.setdefault(ticket.id, set())
+        self._newest(ticket)
 
     def assignees(self, ticket_id: int) -> set[int]:
         self._load_assignees({ticket_id})

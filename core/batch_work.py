@@ -48,7 +48,7 @@ class BatchWork:
         self.writes = BatchWrites()
         self.senders = KnownSenders(session)
         self.refs = ThreadRefs(session, self.writes, now)
-        self.tickets = BatchTickets(session, self.writes)
+        self.tickets = BatchTickets(session, self.writes, self.senders)
         self.recent = RecentCounts(session, self.senders, self.writes)
         self._memo: dict[str, object] = {}
 

@@ -205,6 +205,33 @@ def test_whatsapp_messages_continue_the_clients_latest_open_ticket(desk: DeskPip
         assert session.get(Ticket, ticket_of(desk, first.message_id)).title == "My order is late"
 
 
+def test_whatsapp_messages_sharing_a_batch_continue_each_clients_latest_ticket(
+    desk: DeskPipeline,
+):
+    known = ticket_of(desk, desk.deliver(whatsapp("+14155550001", "Earlier", "SM0")).message_id)
+    closed = ticket_of(desk, desk.deliver(whatsapp("+14155550003", "Long ago", "SM9")).message_id)
+    with desk.sessions.begin() as session:
+        ticket = session.get(Ticket, closed)
+        ticket.status, ticket.closed_at = "closed", desk.clock.now
+    desk.clock.advance(days=8)
+    outcomes = desk.deliver_batch(
+        [
+            whatsapp("+14155550002", "New here", "SM1"),
+            whatsapp("+14155550001", "Back again", "SM2"),
+            whatsapp("+14155550003", "Me again", "SM3"),
+            whatsapp("+14155550002", "More", "SM4"),
+            whatsapp("+14155550001", "And more", "SM5"),
+            whatsapp("+14155550003", "Still me", "SM6"),
+        ]
+    )
+    new, again, reopened, more, and_more, still = (
+        ticket_of(desk, outcome.message_id) for outcome in outcomes
+    )
+    assert again == and_more == known
+    assert new == more != known
+    assert reopened == still not in (closed, known, new)
+
+
 def test_a_message_claiming_an_agents_address_without_token_is_not_the_agent(
     desk: DeskPipeline,
 ):
