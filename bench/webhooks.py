@@ -43,7 +43,9 @@ status). For the daemon, after the load the benchmark waits (at most 5 minutes) 
 is ``pending``, the time that took being the drain; then every item must have ended ``done``, a
 status callback ``ignored`` (it moves no message of ours), and there must be one message of the
 channel per Slack event or WhatsApp client message. A failed check is printed, with the status
-and last error of the items that ended otherwise, and the benchmark exits 1.
+and last error of the items that ended otherwise; one of the daemon's makes the benchmark exit
+1. The floor's are findings, not errors: a commit per request on PostgreSQL cannot keep up with
+1,000 requests/s here, and its requests time out unstored.
 """
 
 from __future__ import annotations
@@ -940,7 +942,8 @@ SIDES: dict[str, Callable[[Webhook, str, Path, float, float], Awaitable[Outcome]
 async def bench(
     args: argparse.Namespace, databases: list[str], server: PostgresServer | None, directory: Path
 ) -> bool:
-    """Every side on every database, each on a database of its own; True if all checks held."""
+    """Every side on every database, each on a database of its own; True if the daemon's
+    checks held."""
     webhook = WEBHOOKS[args.webhook]
     sides = list(SIDES) if args.only == "both" else [args.only]
     held = True
@@ -951,7 +954,7 @@ async def bench(
             url = await asyncio.to_thread(fresh_url, database, directory, server, run)
             print(f"{title} {side}: {args.rate:g} requests/s for {args.seconds:g} s", flush=True)
             outcomes[side] = await SIDES[side](webhook, url, directory, args.rate, args.seconds)
-            held = held and not outcomes[side].problems
+            held = held and (side == "floor" or not outcomes[side].problems)
         report(webhook, title, outcomes)
     return held
 
@@ -990,7 +993,7 @@ def main() -> None:
         if server is not None:
             server.stop()
     if not held:
-        raise SystemExit("a check failed: the figures above are not valid")
+        raise SystemExit("a check of the daemon failed: its figures above are not valid")
 
 
 if __name__ == "__main__":
