@@ -32,8 +32,7 @@ class TokenSigner:
         self._key = secret.encode()
 
     def sign(self, token: ReplyToken) -> str:
-        payload = f"t{token.ticket_id}" + (f"a{token.agent_id}" if token.agent_id else "")
-        return f"{payload}-{self._signature(payload)}"
+        return self.seal(f"t{token.ticket_id}" + (f"a{token.agent_id}" if token.agent_id else ""))
 
     def verify(self, text: str) -> ReplyToken | None:
         """The token's content, or None when it was altered, forged or is not a token at all."""
@@ -45,6 +44,18 @@ class TokenSigner:
             return None
         agent = match["agent"]
         return ReplyToken(int(match["ticket"]), int(agent) if agent else None)
+
+    def seal(self, payload: str) -> str:
+        """``payload`` and its signature: a reply token, or another proof of ours (a file's
+        link) whose payload starts with a letter other than a token's ``t``."""
+        return f"{payload}-{self._signature(payload)}"
+
+    def unseal(self, text: str) -> str | None:
+        """The payload of what :meth:`seal` made; None for anything altered or forged."""
+        payload, _, signature = text.rpartition("-")
+        if not payload or not hmac.compare_digest(self._signature(payload), signature):
+            return None
+        return payload
 
     def _signature(self, payload: str) -> str:
         digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()

@@ -29,5 +29,6 @@ class _BaseUrlClient(TwilioHttpClient):
 
 
 def rest_client(settings: WhatsAppSettings) -> Client:
+    username, password = settings.credentials()
     http_client = _BaseUrlClient(settings.api_base_url)
-    return Client(settings.account_sid, settings.auth_token, http_client=http_client)
+    return Client(username, password, settings.account_sid, http_client=http_client)

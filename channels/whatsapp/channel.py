@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel
 
 from threadline.channels.descriptor import Channel, ChannelContext, Handler, Route, section
-from threadline.channels.whatsapp import CHANNEL
+from threadline.channels.whatsapp import CHANNEL, MEDIA_PATH
 from threadline.channels.whatsapp.settings import WhatsAppSettings
 from threadline.core.channel_traits import ChannelTraits
 from threadline.core.normalized import Inbound
@@ -33,10 +33,22 @@ def _dedup_key(raw: bytes) -> str:
 
 
 def _sender(context: ChannelContext) -> Sender | None:
+    from threadline.channels.whatsapp.media_links import media_links
     from threadline.channels.whatsapp.sender import WhatsAppSender
 
     settings = context.section(WhatsAppSettings)
-    return WhatsAppSender(context.sessions, settings) if settings.enabled else None
+    if not settings.enabled:
+        return None
+    return WhatsAppSender(context.sessions, settings, media_links(context))
+
+
+def _media(context: ChannelContext) -> Handler:
+    from threadline.channels.whatsapp.media_links import media_handler, media_links
+    from threadline.channels.whatsapp.webhook import not_enabled
+
+    if not context.section(WhatsAppSettings).enabled:
+        return not_enabled
+    return media_handler(media_links(context), context.sessions)
 
 
 def _messages(context: ChannelContext) -> Handler:
@@ -73,6 +85,7 @@ WHATSAPP = Channel(
     routes=(
         Route("POST", "/twilio/whatsapp", _messages),
         Route("POST", "/twilio/status", _statuses),
+        Route("GET", MEDIA_PATH + "/{link}/{filename}", _media),
     ),
     traits=ChannelTraits(client_id_type="whatsapp", verifies_sender=True),
 )

@@ -1,7 +1,8 @@
 """A WhatsApp message's media, fetched while the item is processed with the account's
 credentials (``channels/downloads.py``). Twilio answers 404 for a while after the webhook, until
 the media is ready, so 404 is worth another try here; Twilio redirects to its storage, which
-gets no credentials of ours."""
+gets no credentials of ours. A shared contact comes as a vCard: it is kept as its file and
+written into the message's text."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import mimetypes
 from urllib.parse import parse_qsl
 
 from threadline.channels.downloads import TRANSIENT_STATUSES, Wanted, fetch_one, with_files
+from threadline.channels.whatsapp.contacts import VCARD_TYPES, contact_lines
+from threadline.channels.whatsapp.parser import with_text
 from threadline.channels.whatsapp.settings import WhatsAppSettings
-from threadline.core.normalized import Inbound
+from threadline.core.normalized import Inbound, InboundAttachment
 
 NOT_READY_YET = TRANSIENT_STATUSES | {404}
 
@@ -19,7 +22,7 @@ NOT_READY_YET = TRANSIENT_STATUSES | {404}
 class WhatsAppFetch:
     def __init__(self, settings: WhatsAppSettings) -> None:
         self._limit = settings.max_media_bytes
-        credentials = f"{settings.account_sid}:{settings.auth_token}".encode()
+        credentials = ":".join(settings.credentials()).encode()
         self._authorization = "Basic " + base64.b64encode(credentials).decode()
 
     def __call__(self, inbound: Inbound, raw: bytes, last_try: bool) -> Inbound:
@@ -28,7 +31,15 @@ class WhatsAppFetch:
             fetch_one("Twilio", wanted, self._authorization, self._limit, NOT_READY_YET)
             for wanted in media(form)
         ]
-        return with_files(inbound, got, last_try) if got else inbound
+        if not got:
+            return inbound
+        contacts = [
+            line
+            for item in got
+            if isinstance(item, InboundAttachment) and item.content_type in VCARD_TYPES
+            for line in contact_lines(item.content)
+        ]
+        return with_files(with_text(inbound, contacts), got, last_try)
 
 
 def media(form: dict[str, str]) -> list[Wanted]:

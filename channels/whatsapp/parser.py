@@ -9,7 +9,8 @@ fetched afterwards (``channels/whatsapp/fetch.py``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -64,6 +65,16 @@ def _report(form: Mapping[str, str]) -> Inbound:
         sender=SenderIdentity("whatsapp", form["To"]),
         receipts=(Receipt(form["MessageSid"], status, error),),
     )
+
+
+def with_text(inbound: Inbound, lines: Sequence[str]) -> Inbound:
+    """The message with ``lines`` (what its media said, a shared contact) added to its text;
+    titled by them if it had no text of its own."""
+    if not lines:
+        return inbound
+    text = "\n".join([inbound.reply_text, *lines]).strip()
+    subject = inbound.subject if inbound.reply_text else _title(text)
+    return replace(inbound, subject=subject, reply_text=text, full_text=text)
 
 
 def _location(form: Mapping[str, str]) -> str:

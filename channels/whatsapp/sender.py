@@ -6,21 +6,30 @@ variables the ticket number and the start of the reply); without one, the row is
 saying why, rather than "sent" into a silence. Twilio's 63016 (outside the window) takes the
 same path. A 429 or 63018 (rate limited) is retried; any other refusal parks the row with
 Twilio's error code.
+
+A WhatsApp message carries one file: a reply's text goes with its first file, and each further
+file follows in a message of its own, Twilio fetching each from a signed link of ours
+(``media_links.py``). The row records the first message, whose delivery is tracked; a further
+file Twilio refuses is logged. A template carries no files.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
+import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from twilio.base import values
 from twilio.base.exceptions import TwilioRestException
 
 from threadline.channels.whatsapp import CHANNEL
 from threadline.channels.whatsapp.api import rest_client
+from threadline.channels.whatsapp.media_links import MediaLinks
 from threadline.channels.whatsapp.settings import WhatsAppSettings
-from threadline.core.models import ClientExternalId, Message
+from threadline.core.models import Attachment, ClientExternalId, Message
 from threadline.core.models.base import now_utc
 from threadline.core.senders import (
     OutboxView,
@@ -36,31 +45,55 @@ TEMPLATE_TEXT = 100
 """Characters of the reply a template carries."""
 ACKNOWLEDGEMENT = "Thank you: we have your message, ticket #{ticket}. We answer here."
 """An acknowledgement's payload is the client's own message: this is what they are sent."""
+_log = structlog.get_logger(__name__)
+
+
+class File(NamedTuple):
+    id: int
+    filename: str
 
 
 class WhatsAppSender:
-    def __init__(self, sessions: sessionmaker[Session], settings: WhatsAppSettings) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], settings: WhatsAppSettings, links: MediaLinks
+    ) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._links = links
         self._client = rest_client(settings)
 
     def send(self, item: OutboxView) -> SendResult:
-        body = (
-            ACKNOWLEDGEMENT.format(ticket=item.ticket_id)
-            if item.kind == "acknowledgement"
-            else str(item.payload.get("body", ""))
-        )
         with self._sessions() as session:
             last = last_message_from(session, item.recipient)
+            files = reply_files(session, item)
+        if item.kind == "acknowledgement":
+            body = ACKNOWLEDGEMENT.format(ticket=item.ticket_id)
+        else:
+            body = str(item.payload.get("body", ""))
+        if files and not self._settings.send_media:
+            names = ", ".join(file.filename for file in files)
+            body, files = f"{body}\n\n(Files not sent on WhatsApp: {names})".strip(), []
         inside = last is not None and now_utc() - last < WINDOW
         try:
-            if inside:
-                return self._create(item, body=body)
-            return self._template(item, body)
+            if not inside:
+                return self._template(item, body)
+            first = self._create(item, body=body, media=files[:1])
         except TwilioRestException as error:
             if error.code == OUTSIDE_WINDOW and inside:
                 return self._template_or_refuse(item, body, error)
             raise _refusal(error) from None
+        for file in files[1:]:
+            self._further_file(item, file)
+        return first
+
+    def _further_file(self, item: OutboxView, file: File) -> None:
+        try:
+            self._create(item, media=[file])
+        except (TwilioRestException, OSError) as error:
+            # The text has gone: a retry of the row would send it twice.
+            _log.warning(
+                "whatsapp file not sent", outbox_id=item.id, file=file.filename, error=str(error)
+            )
 
     def _template_or_refuse(
         self, item: OutboxView, body: str, error: TwilioRestException
@@ -83,12 +116,16 @@ class WhatsAppSender:
             content_variables=json.dumps(variables),
         )
 
-    def _create(self, item: OutboxView, **content: str) -> SendResult:
+    def _create(
+        self, item: OutboxView, media: list[File] | None = None, **content: str
+    ) -> SendResult:
         settings = self._settings
+        urls = [self._links.url(file.id, file.filename) for file in media or []]
         message = self._client.messages.create(
             to=f"whatsapp:{item.recipient}",
             from_=f"whatsapp:{settings.from_number}",
             status_callback=f"{settings.public_url}/twilio/status",
+            media_url=urls or values.unset,
             **content,
         )
         return SendResult(message.sid, delivery_status=_status(message.status))
@@ -104,6 +141,19 @@ def last_message_from(session: Session, number: str) -> datetime | None:
             Message.client_id.in_(clients), Message.channel == CHANNEL
         )
     )
+
+
+def reply_files(session: Session, item: OutboxView) -> list[File]:
+    """The files of the agent's message a reply carries; other rows carry none (an
+    acknowledgement's message is the client's own)."""
+    if item.kind != "reply" or item.message_id is None:
+        return []
+    rows = session.execute(
+        select(Attachment.id, Attachment.filename)
+        .where(Attachment.message_id == item.message_id)
+        .order_by(Attachment.id)
+    )
+    return [File(*row) for row in rows]
 
 
 def _status(status: str | None) -> str:

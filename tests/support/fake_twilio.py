@@ -2,9 +2,11 @@
 
 Twilio can't be reached from a test, so the real twilio SDK (its HTTP client pointed here by
 ``whatsapp.api_base_url``) and real media downloads talk HTTP to this server. Media behave as
-Twilio's do: behind the account's Basic credentials, 404 until they are ready, and a redirect to
-a storage URL that refuses a second credential. It runs in a thread with its own event loop, so
-a synchronous test and a daemon in a subprocess can both use it.
+Twilio's do: behind the account's Basic credentials (or an API key's), 404 until they are ready,
+and a redirect to a storage URL that refuses a second credential. A message sent with media has
+them fetched from their URLs before it is answered, as Twilio fetches them, through ``proxy``
+(the public URL's prefix and where it really leads). It runs in a thread with its own event
+loop, so a synchronous test and a daemon in a subprocess can both use it.
 """
 
 from __future__ import annotations
@@ -17,12 +19,24 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 from twilio.request_validator import RequestValidator
 
 HOST = "127.0.0.1"
 ACCOUNT_SID = "AC00000000000000000000000000000001"
 AUTH_TOKEN = "twilio-test-auth-token"
+API_KEY = "SK00000000000000000000000000000001"
+API_SECRET = "twilio-test-api-secret"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A media URL of a sent message, as fetched."""
+
+    url: str
+    status: int
+    content_type: str
+    content: bytes
 
 
 @dataclass
@@ -34,11 +48,15 @@ class _Media:
 
 
 class FakeTwilio:
-    def __init__(self) -> None:
+    def __init__(self, api_key: bool = False) -> None:
         self.url = ""
         self.sent: list[dict[str, str]] = []
+        """Each message's form, a repeated field (``MediaUrl``) joined by spaces, and its sid."""
+        self.fetched: list[Fetched] = []
+        self.proxy: tuple[str, str] | None = None
         self.refusals: list[tuple[int, int]] = []
         """(HTTP status, Twilio error code) answered to the next creates, in order."""
+        self._credentials = (API_KEY, API_SECRET) if api_key else (ACCOUNT_SID, AUTH_TOKEN)
         self._media: dict[str, _Media] = {}
         self._downloads: Counter[str] = Counter()
         self._ids = count(1)
@@ -87,14 +105,17 @@ class FakeTwilio:
             return list(self.sent)
 
     def _authorized(self, request: web.Request) -> bool:
-        expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+        expected = base64.b64encode(":".join(self._credentials).encode()).decode()
         return request.headers.get("Authorization") == f"Basic {expected}"
 
     async def _create(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.json_response({"code": 20003, "message": "Authenticate"}, status=401)
-        form = {key: str(value) for key, value in (await request.post()).items()}
+        posted = await request.post()
+        form = {key: " ".join(str(value) for value in posted.getall(key)) for key in posted}
+        fetched = [await self._fetch(str(url)) for url in posted.getall("MediaUrl", [])]
         with self._lock:
+            self.fetched += fetched
             if self.refusals:
                 status, code = self.refusals.pop(0)
                 return web.json_response(
@@ -108,6 +129,13 @@ class FakeTwilio:
             {"sid": sid, "status": "queued", "to": form.get("To"), "from": form.get("From")},
             status=201,
         )
+
+    async def _fetch(self, url: str) -> Fetched:
+        public, real = self.proxy or ("", "")
+        target = real + url[len(public) :] if public and url.startswith(public) else url
+        async with ClientSession() as session, session.get(target) as response:
+            content = await response.read()
+            return Fetched(url, response.status, response.content_type, content)
 
     async def _media_url(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

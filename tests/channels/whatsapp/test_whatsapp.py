@@ -4,6 +4,7 @@ twilio SDK against a local fake of Twilio's API, webhooks signed with the real a
 from __future__ import annotations
 
 import smtplib
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage
 from itertools import count
 from pathlib import Path
 
@@ -18,18 +20,20 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.daemon import DaemonProcess, eventually, free_port
+from tests.support.daemon import THREADLINE, DaemonProcess, eventually, free_port
 from tests.support.desk_process import desk_config, inbound_items, run_threadline, settled
 from tests.support.fake_slack import TEAM_ID, FakeSlack, event_envelope, signed_request
 from tests.support.fake_twilio import (
     ACCOUNT_SID,
+    API_KEY,
+    API_SECRET,
     AUTH_TOKEN,
     FakeTwilio,
     message_form,
     signed_webhook,
 )
 from tests.support.smtp_sink import SmtpSink
-from threadline.core.models import Attachment, Client, InboundItem, Message, OutboxItem
+from threadline.core.models import Attachment, Client, InboundItem, Message, OutboxItem, Ticket
 
 PUBLIC_URL = "https://desk.example.com/hooks"
 """What Twilio calls: a proxy's URL, not the daemon's own address."""
@@ -84,14 +88,20 @@ class WhatsAppDesk:
 def start_desk(
     tmp_path: Path, db_url: str, sessions: sessionmaker[Session]
 ) -> Iterator[Callable[..., WhatsAppDesk]]:
-    """Starts the desk, with ``template`` as whatsapp.template_content_sid, ``extra`` TOML and
-    ``commands`` run before the daemon starts."""
+    """Starts the desk, with ``template`` as whatsapp.template_content_sid, ``extra`` TOML,
+    ``commands`` run before the daemon starts, and Twilio's API key for our calls if
+    ``api_key``."""
     with ExitStack() as stack:
 
         def start(
-            template: str, extra: str = "", commands: Sequence[tuple[str, ...]] = ()
+            template: str,
+            extra: str = "",
+            commands: Sequence[tuple[str, ...]] = (),
+            api_key: bool = False,
         ) -> WhatsAppDesk:
-            twilio = stack.enter_context(FakeTwilio())
+            twilio = stack.enter_context(FakeTwilio(api_key=api_key))
+            if api_key:
+                extra = f'api_key = "{API_KEY}"\napi_secret = "{API_SECRET}"\n' + extra
             sink = stack.enter_context(SmtpSink())
             http_port, smtp_port = free_port(), free_port()
             config = desk_config(
@@ -111,6 +121,7 @@ def start_desk(
             daemon = DaemonProcess(config, http_port, tmp_path, env)
             stack.callback(daemon.kill)
             daemon.wait_until_serving()
+            twilio.proxy = (PUBLIC_URL, f"http://127.0.0.1:{http_port}")
             return WhatsAppDesk(daemon, twilio, sink, smtp_port, sessions, config, count(1))
 
         yield start
@@ -121,15 +132,22 @@ def desk(start_desk: Callable[..., WhatsAppDesk]) -> WhatsAppDesk:
     return start_desk(TEMPLATE)
 
 
-def answer_by_mail(desk: WhatsAppDesk, text: str) -> None:
+def answer_by_mail(
+    desk: WhatsAppDesk, text: str, files: Sequence[tuple[str, str, bytes]] = ()
+) -> None:
+    """The agent answers the latest mail they got, with ``files`` (name, type, content)."""
     notification = eventually("the agent's mail", lambda: desk.sink.received)[-1].message
     (reply_to,) = notification["Reply-To"].addresses
-    mail = (
-        f"From: Grace Hopper <{AGENT_EMAIL}>\r\nTo: {reply_to.addr_spec}\r\n"
-        f"Subject: Re: {notification['Subject']}\r\n\r\n{text}\r\n"
-    )
+    mail = EmailMessage()
+    mail["From"] = f"Grace Hopper <{AGENT_EMAIL}>"
+    mail["To"] = reply_to.addr_spec
+    mail["Subject"] = f"Re: {notification['Subject']}"
+    mail.set_content(text)
+    for name, content_type, content in files:
+        maintype, subtype = content_type.split("/")
+        mail.add_attachment(content, maintype=maintype, subtype=subtype, filename=name)
     with smtplib.SMTP("127.0.0.1", desk.smtp_port, timeout=WAIT_S) as client:
-        assert client.sendmail(AGENT_EMAIL, [reply_to.addr_spec], mail.encode()) == {}
+        assert client.sendmail(AGENT_EMAIL, [reply_to.addr_spec], mail.as_bytes()) == {}
 
 
 def test_forged_and_unsigned_webhooks_are_refused_a_proxied_one_is_taken_once(desk: WhatsAppDesk):
@@ -401,3 +419,122 @@ def test_a_new_ticket_is_acknowledged_in_words_of_ours_not_the_clients_own(
     assert sent["To"] == f"whatsapp:{ADA}"
     assert sent["Body"].startswith("Thank you: we have your message, ticket #")
     assert "charged twice" not in sent["Body"]
+
+
+PDF = b"%PDF-1.4 the invoice"
+PNG = b"\x89PNG\r\n\x1a\n the photo"
+
+
+def test_an_agents_files_reach_the_client_one_per_message_through_expiring_links(
+    desk: WhatsAppDesk,
+):
+    desk.post(desk.message("Can I have my invoice?"))
+    answer_by_mail(
+        desk,
+        "Here it is, with a photo of the parcel.",
+        [("invoice.pdf", "application/pdf", PDF), ("parcel.png", "image/png", PNG)],
+    )
+
+    first, second = desk.twilio.wait_for_sent(2)
+    assert first["Body"].startswith("Here it is, with a photo of the parcel.")
+    assert first["MediaUrl"].startswith(f"{PUBLIC_URL}/twilio/media/")
+    assert first["MediaUrl"].endswith("/invoice.pdf")
+    assert "Body" not in second
+    assert second["MediaUrl"].endswith("/parcel.png")
+    assert [(f.status, f.content_type, f.content) for f in desk.twilio.fetched] == [
+        (200, "application/pdf", PDF),
+        (200, "image/png", PNG),
+    ]
+    # The row records the first message: its delivery is the one tracked.
+    eventually(
+        "the send recorded", lambda: [r for r in outbox(desk) if r.provider_id == first["sid"]]
+    )
+
+    forged = first["MediaUrl"].replace(PUBLIC_URL, f"http://127.0.0.1:{desk.daemon.port}")
+    link = forged.split("/")[-2]
+    forged = forged.replace(link, link[:-1] + ("a" if link[-1] != "a" else "b"))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(forged, timeout=WAIT_S)  # noqa: S310
+    assert refused.value.code == 403
+
+
+def test_with_send_media_off_a_reply_names_its_files_and_sends_its_text(
+    start_desk: Callable[..., WhatsAppDesk],
+):
+    desk = start_desk(TEMPLATE, extra="send_media = false\n")
+    desk.post(desk.message("Can I have my invoice?"))
+    answer_by_mail(desk, "Attached.", [("invoice.pdf", "application/pdf", PDF)])
+
+    (sent,) = desk.twilio.wait_for_sent(1)
+    assert sent["Body"] == "Attached.\n\n(Files not sent on WhatsApp: invoice.pdf)"
+    assert "MediaUrl" not in sent
+    assert desk.twilio.fetched == []
+
+
+def test_a_shared_contact_is_kept_and_written_into_the_message(desk: WhatsAppDesk):
+    card = (
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Alan Turing\r\n"
+        b"TEL;type=CELL:+44 7700 900123\r\nEND:VCARD\r\n"
+    )
+    url = desk.twilio.host_media("card", card, "text/vcard")
+    desk.post(desk.message("", NumMedia="1", MediaUrl0=url, MediaContentType0="text/vcard"))
+
+    (item,) = desk.settled()
+    assert item.status == "done"
+    (message,) = desk.messages()
+    assert message.body == "Contact: Alan Turing, +44 7700 900123"
+    with desk.sessions() as session:
+        ticket_title = session.scalars(select(Ticket.title)).one()
+        kept = session.execute(select(Attachment.filename, Attachment.content_type)).one()
+    assert ticket_title == "Contact: Alan Turing, +44 7700 900123"
+    assert tuple(kept) == ("media-1.vcf", "text/vcard")
+
+
+def test_with_an_api_key_our_calls_and_downloads_authenticate_with_it(
+    start_desk: Callable[..., WhatsAppDesk],
+):
+    desk = start_desk(TEMPLATE, api_key=True)
+    url = desk.twilio.host_media("photo", b"JPEG", "image/jpeg")
+    desk.post(desk.message("Broken", NumMedia="1", MediaUrl0=url, MediaContentType0="image/jpeg"))
+    (item,) = desk.settled()
+    assert item.status == "done"
+    with desk.sessions() as session:
+        assert session.scalars(select(Attachment.filename)).all() == ["media-1.jpg"]
+
+    answer_by_mail(desk, "We send a new one.")
+    (sent,) = desk.twilio.wait_for_sent(1)
+    assert sent["Body"].startswith("We send a new one.")
+
+
+def test_outbox_retry_sends_a_parked_reply_again_and_never_a_sent_one_twice(
+    desk: WhatsAppDesk,
+):
+    desk.twilio.refusals = [(400, 21211)]
+    desk.post(desk.message("Hello"))
+    answer_by_mail(desk, "Hi!")
+    row = eventually(
+        "the reply parked",
+        lambda: [r for r in outbox(desk) if r.channel == "whatsapp" and r.status == "parked"],
+        WAIT_S,
+    )[0]
+    assert desk.twilio.sent == []
+
+    desk.threadline("outbox", "retry", str(row.id))
+
+    (sent,) = desk.twilio.wait_for_sent(1)
+    retried = eventually(
+        "the retry recorded",
+        lambda: [r for r in outbox(desk) if r.id == row.id and r.status == "sent"],
+        WAIT_S,
+    )[0]
+    assert retried.provider_id == sent["sid"]
+    again = subprocess.run(
+        [str(THREADLINE), "outbox", "retry", str(row.id), "--config", str(desk.config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode != 0
+    assert "does not send a row twice" in again.stderr
+    assert len(desk.twilio.sent) == 1
