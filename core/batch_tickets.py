@@ -105,6 +105,10 @@ class BatchTickets:
     def assigned(self, ticket_id: int, user_id: int) -> None:
         self._assignees.setdefault(ticket_id, set()).add(user_id)
 
+    def unassigned(self, ticket_id: int) -> None:
+        """Everyone was taken off the ticket."""
+        self._assignees[ticket_id] = set()
+
     def merged(self, survivor_id: int, absorbed_ids: Iterable[int]) -> None:
         """After a merge: assignees moved, so they are read again."""
         for ticket_id in (survivor_id, *absorbed_ids):

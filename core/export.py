@@ -107,6 +107,7 @@ def _documents(
                     "filename": attachment.filename,
                     "content_type": attachment.content_type,
                     "size": attachment.size,
+                    "quarantined": attachment.quarantined,
                 }
             )
     agent_ids = {m.user_id for group in messages.values() for m in group if m.user_id}

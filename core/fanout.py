@@ -6,7 +6,8 @@
   agent: a notification row each, and an outbox row to deliver it on the channel the agent
   chose (``agent_settings``), else on ``[notifications] channel``. A notification mail carries
   a Reply-To token bound to (ticket, agent) so the agent can answer from their inbox.
-- A new ticket may be acknowledged to the client (off by default).
+- A new ticket may be acknowledged to the client (off by default), in words stored on the
+  ticket as a system message.
 - Where a channel keeps the agents a feed of every ticket (``PipelineSettings.feeds``), the
   client's messages, and agents' replies written elsewhere, are posted there too.
 
@@ -21,15 +22,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from threadline.core.agent_addresses import AgentAddresses, agent_addresses
-from threadline.core.agent_roster import agent_roster
 from threadline.core.batch_work import BatchWork
 from threadline.core.channel_traits import ChannelTraits, traits_of
 from threadline.core.external_ids import matching_types
 from threadline.core.identity import Author
 from threadline.core.models import ClientExternalId, Message, Ticket
+from threadline.core.notify import notify, payload, ticket_agents
 from threadline.core.outbox import Kind, Outgoing
-from threadline.core.rows import NotificationRow
 from threadline.core.settings import NotificationSettings
 from threadline.core.store import StoredMessage, store_message
 
@@ -61,20 +60,37 @@ def fan_out(
         return queued + (0 if event.delivered else _reply_to_client(work, event, traits))
     kind = "ticket_created" if event.created_ticket else "client_replied"
     content = f"{event.author.address}: {event.ticket.title}"
-    addresses = agent_addresses(work, notifications.channel, traits)
-    queued += notify_agents(work, event.ticket, event.message, kind, content, addresses)
+    agents = ticket_agents(work, event.ticket)
+    queued += notify(
+        work, event.ticket, event.message, kind, content, agents, notifications, traits
+    )
     if event.created_ticket and event.acknowledge:
+        ticket = event.ticket
+        text = acknowledgement(ticket)
+        told = store_message(work, ticket, None, text, channel=event.channel, internal=False)
         work.writes.outbox(
-            _outgoing(
-                event,
-                event.channel,
-                "acknowledgement",
-                event.author.address,
-                f"ack:{event.ticket.id}",
+            Outgoing(
+                channel=event.channel,
+                kind="acknowledgement",
+                recipient=event.author.address,
+                payload=payload(ticket, told),
+                idempotency_key=f"ack:{ticket.id}",
+                ticket_id=ticket.id,
+                message_id=told.id,
             )
         )
         queued += 1
     return queued
+
+
+def acknowledgement(ticket: Ticket) -> str:
+    """What a client is told when their message opens a ticket, on any channel; stored on
+    the ticket as a system message, so agents see it too. A chat message's title is the
+    message itself: it is not echoed back."""
+    return (
+        f"Thank you for your message. It is now ticket #{ticket.id}, and an agent will answer "
+        "it soon. To add to it, reply to this message."
+    )
 
 
 def _reply_to_client(work: BatchWork, event: FanOut, traits: Mapping[str, ChannelTraits]) -> int:
@@ -137,56 +153,6 @@ def _feed(work: BatchWork, event: FanOut, feeds: Mapping[str, str]) -> int:
     return queued
 
 
-def notify_agents(
-    work: BatchWork,
-    ticket: Ticket,
-    message: StoredMessage,
-    kind: str,
-    content: str,
-    addresses: AgentAddresses,
-) -> int:
-    """Tell the ticket's agents of ``message`` (``kind``: ``ticket_created``,
-    ``client_replied``, ``delivery_failed``). The outbox key names the message and the agent,
-    so no notification id is needed. An agent with no address on any channel that carries
-    notifications gets the row alone."""
-    queued = 0
-    for user_id, email in _agents_to_notify(work, ticket):
-        work.writes.notification(NotificationRow(user_id, ticket.id, kind, content, work.now))
-        destination = addresses.of(user_id, email)
-        if destination is None:
-            continue
-        channel, recipient = destination
-        work.writes.outbox(
-            Outgoing(
-                channel=channel,
-                kind="notification",
-                recipient=recipient,
-                payload={**payload(ticket, message), "type": kind, "agent_id": user_id},
-                idempotency_key=f"notification:{message.id}:{user_id}",
-                ticket_id=ticket.id,
-                message_id=message.id,
-            )
-        )
-        queued += 1
-    return queued
-
-
-def _agents_to_notify(work: BatchWork, ticket: Ticket) -> list[tuple[int, str]]:
-    """The assignees, else the department's agents, else every agent: someone must hear."""
-    roster = agent_roster(work)
-    agents = roster.agents
-    assigned = work.tickets.assignees(ticket.id)
-    members = roster.department_members(ticket.department_id)
-    for chosen in (
-        [agent for agent in agents if agent[0] in assigned],
-        [agent for agent in agents if agent[0] in members],
-        agents,
-    ):
-        if chosen:
-            return chosen
-    return []
-
-
 def _outgoing(
     event: FanOut, channel: str, kind: Kind, recipient: str, idempotency_key: str
 ) -> Outgoing:
@@ -199,12 +165,3 @@ def _outgoing(
         ticket_id=event.ticket.id,
         message_id=event.message.id,
     )
-
-
-def payload(ticket: Ticket, message: StoredMessage) -> dict[str, object]:
-    return {
-        "ticket_id": ticket.id,
-        "message_id": message.id,
-        "subject": ticket.title,
-        "body": message.body,
-    }

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import ConfigDict
 
@@ -131,6 +131,9 @@ class Inbound:
     """Where it arrived (mailbox address, Slack channel, WhatsApp number): routing reads it."""
     bounces: tuple[Bounce, ...] = ()
     """Set on a delivery report (classification ``bounce``): one per failed recipient."""
+    priority: Literal["low", "medium", "high", "urgent"] | None = None
+    """How urgent the sender marked it (a mail's ``X-Priority``): a client's message raises
+    its ticket's priority to it, never lowers it."""
     internal: bool = False
     """A note about the conversation rather than a message to answer (a chat message edited
     or deleted): kept as an internal note on the ticket its references lead to, changing no

@@ -11,20 +11,30 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from threadline.core.agent_commands import AgentReply, apply_commands, parse_agent_reply
+from threadline.core.agent_commands import (
+    COMMANDS,
+    AgentReply,
+    Desk,
+    apply_commands,
+    parse_agent_reply,
+)
+from threadline.core.assignment_rules import rule_for, take
 from threadline.core.batch_work import BatchWork
 from threadline.core.bounces import record_bounces
 from threadline.core.channel_traits import ChannelTraits, traits_of
 from threadline.core.delivery_receipts import record_receipts
 from threadline.core.fanout import FanOut, fan_out
 from threadline.core.identity import Author, resolve_author
-from threadline.core.lifecycle import on_message
+from threadline.core.lifecycle import on_message, raise_priority
 from threadline.core.models import Ticket
 from threadline.core.normalized import Classification, Inbound
+from threadline.core.notify import Teller, mark_read
 from threadline.core.outcome import Outcome, Park
-from threadline.core.routing import assign, route
+from threadline.core.routing import assign, route, strategy_of
 from threadline.core.screening import outbound_allowed
 from threadline.core.settings import (
+    AssignmentSettings,
+    AttachmentSettings,
     IdentitySettings,
     NotificationSettings,
     RoutingSettings,
@@ -51,6 +61,8 @@ class PipelineSettings:
     tickets: TicketSettings
     routing: RoutingSettings
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    assignment: AssignmentSettings = field(default_factory=AssignmentSettings)
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     traits: Mapping[str, ChannelTraits] = field(default_factory=dict)
     """Each channel's, by name; a channel not named has :data:`DEFAULT_TRAITS`."""
     suppress_bounced_for: Mapping[str, timedelta] = field(default_factory=dict)
@@ -160,16 +172,26 @@ def ticket(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome
             "an agent's message matches no ticket: agents answer through a ticket's reply "
             "address or thread"
         )
-    routing = settings.routing
-    department_id = route(work.session, it.inbound.receiving_address, routing)
+    routing, assignment = settings.routing, settings.assignment
+    department_id, priority = route(work.session, it.inbound.receiving_address, routing)
     it.ticket = open_ticket(
         work, it.inbound, it.author.client_id, department_id, it.match.previous_ticket_id
     )
+    raise_priority(it.ticket, priority)
     it.created = True
+    rule = (
+        rule_for(work.session, it.author.client_id, assignment.rules) if assignment.rules else None
+    )
+    if rule is not None and rule.l1:
+        take(work, it.ticket, rule.l1, routing, assignment)
+        return None
+    strategy = routing.assignment
+    if department_id is not None and assignment.strategies:
+        strategy = strategy_of(work.session, department_id, routing, assignment)
     # An assignment row references the ticket, so the ticket is written first (unless nobody
     # is ever assigned, the default: then the ticket stays buffered).
-    session = work.session if routing.assignment == "none" else work.written(it.ticket.id)
-    for agent in assign(session, it.ticket.id, department_id, routing.assignment, work.now):
+    session = work.session if strategy == "none" else work.written(it.ticket.id)
+    for agent in assign(session, it.ticket.id, department_id, strategy, work.now):
         work.tickets.assigned(it.ticket.id, agent)
     return None
 
@@ -198,7 +220,15 @@ def store(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome 
         sent_at=sent_time(inbound.sent_at, it.accepted_at),
     )
     store_full_text(work, it.message, inbound.full_text)
-    store_attachments(work, it.message, inbound)
+    held = store_attachments(work, it.message, inbound, settings.attachments)
+    if held:
+        note = (
+            "Held back (quarantined), kept but not forwarded:\n"
+            + "\n".join(held)
+            + "\n`threadline attachments list` shows them, `threadline attachments release ID` "
+            "lets them go."
+        )
+        store_message(work, it.ticket, None, note, channel=None, internal=True)
     return None
 
 
@@ -216,28 +246,64 @@ def refs(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome |
 
 
 def status(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    automatic = it.inbound.classification.is_automatic
+    if it.author.kind == "client" and not it.message.is_internal and not automatic:
+        raise_priority(it.ticket, it.inbound.priority)
     on_message(
         it.ticket,
         from_client=it.author.kind == "client",
         internal=it.message.is_internal,
-        automatic=it.inbound.classification.is_automatic,
+        automatic=automatic,
         now=work.now,
     )
     return None
 
 
 def commands(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
-    """A command that cannot be applied leaves an internal note saying why."""
-    if it.reply is None:
+    """A reply held back, or a command that cannot be applied, leaves an internal note saying
+    why and tells the agent; what the commands changed is told to the others it concerns."""
+    reply, ticket, author = it.reply, it.ticket, it.author
+    if reply is None or author.user_id is None:
         return None
-    problems = apply_commands(work, it.ticket, it.reply.commands)
-    if problems:
-        note = "Commands not applied:\n" + "\n".join(problems)
-        store_message(work, it.ticket, None, note, channel=None, internal=True)
+    tell = Teller(work, ticket, settings.notifications, settings.traits)
+    if reply.unknown:
+        note = (
+            f"Reply held back, not sent to the client: {', '.join(reply.unknown)} is no "
+            f"command (the commands: {', '.join('#' + name for name in COMMANDS)}). Send it "
+            "again without that line, or with the command spelt right."
+        )
+        tell.author(note, author.user_id)
+        return None
+    status, assignees = ticket.status, set(work.tickets.assignees(ticket.id))
+    desk = Desk(author.address, settings.routing, settings.assignment)
+    applied = apply_commands(work, ticket, reply.commands, desk)
+    if applied.problems:
+        tell.author("Commands not applied:\n" + "\n".join(applied.problems), author.user_id)
+    others = set(work.tickets.assignees(ticket.id)) - {author.user_id}
+    if ticket.status != status and any(c.name in ("close", "status") for c in reply.commands):
+        content = f"#{ticket.id} {ticket.title}: {status} -> {ticket.status} by {author.address}"
+        tell(it.message, "status_changed", content, others)
+    if applied.escalated is not None:
+        content = f"#{ticket.id} {ticket.title}: escalated by {author.address}"
+        tell(applied.escalated.note, "escalated", content, applied.escalated.tell)
+    else:
+        content = f"#{ticket.id} {ticket.title}: assigned to you by {author.address}"
+        tell(it.message, "ticket_assigned", content, others - assignees)
     return None
 
 
 def notify(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    """An agent who writes on a ticket has read what they were told about it."""
+    if it.author.kind == "agent" and it.author.user_id is not None:
+        mark_read(work, it.author.user_id, it.ticket.id)
+    reply = it.reply
+    if reply is not None and reply.unknown:
+        return None
+    if reply is not None and it.author.user_id is not None and reply.internal and reply.text:
+        tell = Teller(work, it.ticket, settings.notifications, settings.traits)
+        others = set(work.tickets.assignees(it.ticket.id)) - {it.author.user_id}
+        content = f"#{it.ticket.id} {it.ticket.title}: a note by {it.author.address}"
+        tell(it.message, "note_added", content, others)
     if it.allowed and not it.inbound.internal:
         event = FanOut(
             ticket=it.ticket,

@@ -8,43 +8,79 @@ from __future__ import annotations
 
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Literal
+from typing import NamedTuple
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import case, func, insert, select, true
 from sqlalchemy.orm import Session
 
 from threadline.core.admin.departments import departments_named
 from threadline.core.admin.errors import NotFound
-from threadline.core.models import Ticket, User, ticket_assignments, user_departments
-from threadline.core.settings import RoutingSettings
-
-Strategy = Literal["none", "round_robin", "least_loaded"]
+from threadline.core.models import (
+    AgentSettings,
+    Department,
+    Ticket,
+    User,
+    ticket_assignments,
+    user_departments,
+)
+from threadline.core.settings import AssignmentSettings, RoutingSettings, Strategy
 
 
 class RoutingError(Exception):
     """The routing configuration names a department the database does not have."""
 
 
-def check_routing(session: Session, settings: RoutingSettings) -> None:
-    """Called at startup, so a misspelt department stops the daemon instead of parking mail."""
-    names = [rule.department for rule in settings.rules]
+class Routed(NamedTuple):
+    department_id: int | None
+    priority: str | None
+    """The matching rule's, if it sets one."""
+
+
+def check_routing(
+    session: Session, settings: RoutingSettings, assignment: AssignmentSettings
+) -> None:
+    """Called at startup, so a misspelt department or agent stops the daemon instead of
+    parking mail."""
+    names = [rule.department for rule in settings.rules if rule.department]
     if settings.default_department:
         names.append(settings.default_department)
+    names += list(assignment.strategies)
+    lines = [line for rule in assignment.rules for line in (rule.l1, rule.l2) if line]
+    names += [line for line in lines if "@" not in line]
     _department_ids(session, names)
+    emails = {line.lower() for line in lines if "@" in line}
+    known = set(session.scalars(select(User.email).where(User.email.in_(emails))))
+    if emails - known:
+        raise RoutingError(
+            f"[assignment] names no user {', '.join(sorted(emails - known))}; add it with "
+            "`threadline users add NAME EMAIL` or correct the rule"
+        )
 
 
-def route(session: Session, receiving_address: str | None, settings: RoutingSettings) -> int | None:
+def strategy_of(
+    session: Session, department_id: int, routing: RoutingSettings, assignment: AssignmentSettings
+) -> Strategy:
+    """The department's own strategy, else ``routing.assignment``."""
+    if assignment.strategies:
+        name = session.scalar(select(Department.name).where(Department.id == department_id))
+        if name in assignment.strategies:
+            return assignment.strategies[name]
+    return routing.assignment
+
+
+def route(session: Session, receiving_address: str | None, settings: RoutingSettings) -> Routed:
     """Addresses are matched case-insensitively because mail systems treat them so."""
-    department = settings.default_department or None
+    department, priority = settings.default_department, None
     if receiving_address:
         address = receiving_address.strip().lower()
         for rule in settings.rules:
             if fnmatchcase(address, rule.match.lower()):
-                department = rule.department
+                department = rule.department or department
+                priority = rule.priority
                 break
-    if department is None:
-        return None
-    return _department_ids(session, [department])[0]
+    if not department:
+        return Routed(None, priority)
+    return Routed(_department_ids(session, [department])[0], priority)
 
 
 def assign(
@@ -67,13 +103,19 @@ def assign(
 def _pick(session: Session, department_id: int, strategy: Strategy) -> int | None:
     """Round robin orders by an agent's latest assignment in any department, so an agent who
     works for two departments is not handed twice the share; never-assigned agents go first.
-    Least loaded counts tickets not closed and breaks ties in round-robin order."""
+    Least loaded counts tickets not closed and breaks ties in round-robin order. Deactivated
+    agents are never picked."""
     last = func.coalesce(func.max(ticket_assignments.c.ticket_id), 0)
     query = (
         select(User.id)
         .join(user_departments, user_departments.c.user_id == User.id)
+        .outerjoin(AgentSettings, AgentSettings.user_id == User.id)
         .outerjoin(ticket_assignments, ticket_assignments.c.user_id == User.id)
-        .where(user_departments.c.department_id == department_id, User.type == "agent")
+        .where(
+            user_departments.c.department_id == department_id,
+            User.type == "agent",
+            func.coalesce(AgentSettings.active, true()),
+        )
         .group_by(User.id)
     )
     if strategy == "round_robin":
@@ -85,6 +127,10 @@ def _pick(session: Session, department_id: int, strategy: Strategy) -> int | Non
     else:
         raise ValueError(f"unknown assignment strategy {strategy!r}")
     return session.scalar(query.order_by(*order).limit(1))
+
+
+def department_id(session: Session, name: str) -> int:
+    return _department_ids(session, [name])[0]
 
 
 def _department_ids(session: Session, names: list[str]) -> list[int]:

@@ -73,6 +73,7 @@ class AttachmentRow(NamedTuple):
     size: int
     sha256: str
     content_id: str | None
+    quarantined: str | None = None
 
 
 class OutboxRow(NamedTuple):

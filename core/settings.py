@@ -5,17 +5,20 @@ from __future__ import annotations
 import os
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from threadline.core.config_types import Secret
+from threadline.core.notification_types import TYPES
 
 DEFAULT_DATABASE_URL = "sqlite:///var/threadline.db"
 MAX_PARSE_WORKERS = 64
 AUTO_PARSE_WORKERS = 2
 """Enough to keep up with one processor, which spends about as long storing an item as a worker
 parsing it."""
+
+Strategy = Literal["none", "round_robin", "least_loaded"]
 
 _DRIVERS = {
     "sqlite": "sqlite",
@@ -124,14 +127,91 @@ class TicketSettings(Section):
 class RouteRule(Section):
     match: str = Field(min_length=1)
     """A receiving address, mailbox, chat channel or number; ``*`` wildcards allowed."""
-    department: str = Field(min_length=1)
+    department: str = ""
+    """Empty: the default department."""
+    priority: Literal["low", "medium", "high", "urgent"] | None = None
+    """The least priority a ticket opened here gets (a sender's mark may raise it)."""
 
 
 class RoutingSettings(Section):
     rules: list[RouteRule] = Field(default_factory=list)
     """First match wins."""
     default_department: str = ""
-    assignment: Literal["none", "round_robin", "least_loaded"] = "none"
+    assignment: Strategy = "none"
+
+
+class AssignmentRule(Section):
+    """Who takes a client's tickets: a first line (L1) when a ticket opens, a second line (L2)
+    when it is escalated. Each of ``l1`` and ``l2`` is an agent's email or a department's
+    name (its agents then by the department's strategy)."""
+
+    client: str = ""
+    """A pattern on the client's external ids, ``TYPE:VALUE`` with ``*`` wildcards:
+    ``email:*@bigcorp.example``, ``whatsapp:+49*``."""
+    data: dict[str, str] = Field(default_factory=dict)
+    """Client data fields that must all have these values: ``{ plan = "enterprise" }``."""
+    l1: str = ""
+    l2: str = ""
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> AssignmentRule:
+        if not self.client and not self.data:
+            raise ValueError("an assignment rule needs client or data to match clients by")
+        if self.client and ":" not in self.client:
+            raise ValueError("client is TYPE:PATTERN, like email:*@bigcorp.example")
+        return self
+
+
+class AssignmentSettings(Section):
+    rules: list[AssignmentRule] = Field(default_factory=list)
+    """Tried in order when a ticket opens, before ``[routing]``; the first active rule whose
+    client matches decides."""
+    strategies: dict[str, Strategy] = Field(default_factory=dict)
+    """A department's own strategy, by its name, over ``routing.assignment``."""
+    reassign_on_deactivate: bool = True
+    """A deactivated agent's open tickets go to others by their department's strategy;
+    false: they are left unassigned (each with a note saying so)."""
+
+
+class AttachmentSettings(Section):
+    """What is held back of the files a message brings (``core/attachment_policy.py``)."""
+
+    max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    blocked_extensions: list[str] = Field(
+        default_factory=lambda: [
+            ".exe",
+            ".com",
+            ".scr",
+            ".pif",
+            ".bat",
+            ".cmd",
+            ".msi",
+            ".dll",
+            ".cpl",
+            ".js",
+            ".jse",
+            ".vbs",
+            ".vbe",
+            ".wsf",
+            ".hta",
+            ".jar",
+            ".ps1",
+            ".lnk",
+            ".reg",
+        ]
+    )
+    """Lower-case, with the dot; the last extension of a name counts."""
+    blocked_types: list[str] = Field(
+        default_factory=lambda: ["application/x-msdownload", "application/x-executable"]
+    )
+    """Types the content is sniffed as, whatever the file is called: Windows and ELF
+    executables."""
+
+    @field_validator("blocked_extensions")
+    @classmethod
+    def _dotted(cls, value: list[str]) -> list[str]:
+        return [f".{ext.strip().lower().lstrip('.')}" for ext in value if ext.strip(" .")]
 
 
 class DispatchSettings(Section):
@@ -149,3 +229,14 @@ class NotificationSettings(Section):
     channel: str = "email"
     """The channel that carries agents' notifications, unless an agent chose another: one
     whose descriptor says it can (``threadline check-config`` names the ones that can)."""
+    deliver: list[str] = Field(default_factory=lambda: list(TYPES))
+    """The types delivered to agents unless an agent chose otherwise (``threadline users
+    notify EMAIL --on/--off TYPE``); a row in ``notifications`` is written for every type."""
+
+    @field_validator("deliver")
+    @classmethod
+    def _known_types(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(TYPES))
+        if unknown:
+            raise ValueError(f"unknown types {', '.join(unknown)}; use some of {', '.join(TYPES)}")
+        return value

@@ -7,11 +7,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from threadline.core.attachment_policy import held_because
 from threadline.core.batch_work import BatchWork
 from threadline.core.identity import Author
 from threadline.core.models import Ticket
 from threadline.core.normalized import Inbound
 from threadline.core.rows import AttachmentRow, BlobRow, MessageRow, MessageTextRow
+from threadline.core.settings import AttachmentSettings
 from threadline.core.storable import without_nul
 
 TITLE_LENGTH = 255
@@ -89,9 +91,9 @@ def store_message(
     internal: bool,
     sent_at: datetime | None = None,
 ) -> StoredMessage:
-    """``author`` None is a system message (always internal: it is the desk talking to itself).
-    ``sent_at`` (from :func:`sent_time`): none for what the desk writes now."""
-    internal = internal or author is None
+    """``author`` None is a system message: a note of the desk to its agents (``internal``),
+    or what it told the client (an acknowledgement). ``sent_at`` (from :func:`sent_time`):
+    none for what the desk writes now."""
     created_at = sent_at or work.now
     body = without_nul(body)
     message_id = work.ids.next("messages")
@@ -119,10 +121,17 @@ def store_full_text(work: BatchWork, message: StoredMessage, full_text: str) -> 
         work.writes.text(MessageTextRow(message.id, full_text))
 
 
-def store_attachments(work: BatchWork, message: StoredMessage, inbound: Inbound) -> None:
+def store_attachments(
+    work: BatchWork, message: StoredMessage, inbound: Inbound, policy: AttachmentSettings
+) -> list[str]:
+    """Every file is kept; answers a line for each the policy holds back."""
+    held = []
     for attachment in inbound.attachments:
         digest = hashlib.sha256(attachment.content).hexdigest()
         size = len(attachment.content)
+        reason = held_because(attachment, policy)
+        if reason is not None:
+            held.append(f"{attachment.filename}: {reason}")
         work.writes.attachment(
             BlobRow(digest, size, attachment.content),
             AttachmentRow(
@@ -132,5 +141,7 @@ def store_attachments(work: BatchWork, message: StoredMessage, inbound: Inbound)
                 size=size,
                 sha256=digest,
                 content_id=attachment.content_id,
+                quarantined=reason,
             ),
         )
+    return held

@@ -15,12 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from threadline.core.agent_addresses import agent_addresses
 from threadline.core.batch_work import BatchWork
 from threadline.core.channel_traits import ChannelTraits
 from threadline.core.external_ids import matching_types
-from threadline.core.fanout import notify_agents
 from threadline.core.models import ClientExternalId
+from threadline.core.notify import notify, ticket_agents
 from threadline.core.outbox import Outgoing
 from threadline.core.settings import NotificationSettings
 from threadline.core.store import store_message
@@ -73,8 +72,10 @@ class Undelivered:
             return
         note = f"The reply was not delivered on {row.channel}: {reason}"
         message = store_message(work, ticket, None, note, channel=None, internal=True)
-        addresses = agent_addresses(work, self.notifications.channel, self.traits)
-        notify_agents(work, ticket, message, "delivery_failed", note, addresses)
+        agents = ticket_agents(work, ticket)
+        notify(
+            work, ticket, message, "delivery_failed", note, agents, self.notifications, self.traits
+        )
 
     def _elsewhere(self, session: Session, client_id: int, failed: str) -> tuple[str, str] | None:
         """The client's oldest id on a channel that delivers replies, other than ``failed`` and

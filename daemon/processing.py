@@ -30,7 +30,7 @@ def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handle
     the start instead of failing every new ticket."""
     with sessions() as session:
         try:
-            check_routing(session, settings.routing)
+            check_routing(session, settings.routing, settings.assignment)
         except RoutingError as error:
             raise StartupError(f"routing: {error}") from None
     signer = TokenSigner(token_secret(sessions, settings.threading.token_secret))
@@ -42,6 +42,8 @@ def build_handler(settings: Settings, sessions: sessionmaker[Session]) -> Handle
             tickets=settings.tickets,
             routing=settings.routing,
             notifications=settings.notifications,
+            assignment=settings.assignment,
+            attachments=settings.attachments,
             traits=channels.traits(),
             suppress_bounced_for={
                 channel.name: channel.suppress_bounced_for(settings)

@@ -14,6 +14,8 @@ from pydantic import Field, create_model
 from threadline.channels.descriptor import Channel
 from threadline.core.config_types import Listen, ListenAddress
 from threadline.core.settings import (
+    AssignmentSettings,
+    AttachmentSettings,
     DatabaseSettings,
     DispatchSettings,
     IdentitySettings,
@@ -54,6 +56,8 @@ class Settings(Section):
     threading: ThreadingSettings = ThreadingSettings()
     tickets: TicketSettings = TicketSettings()
     routing: RoutingSettings = RoutingSettings()
+    assignment: AssignmentSettings = AssignmentSettings()
+    attachments: AttachmentSettings = AttachmentSettings()
     notifications: NotificationSettings = NotificationSettings()
     intake: IntakeSettings = IntakeSettings()
     dispatch: DispatchSettings = DispatchSettings()

@@ -22,6 +22,7 @@ from email.utils import format_datetime, parseaddr
 from threadline.channels.email.marker import LOOP_HEADER, REPLY_MARKER
 from threadline.channels.email.thread_ids import OUR_ID_PREFIX
 from threadline.core.external_ids import InvalidExternalId, normalize
+from threadline.core.notification_types import headline
 from threadline.core.senders import PermanentSendError
 from threadline.core.store import NO_SUBJECT
 from threadline.core.tokens import ReplyToken, TokenSigner
@@ -90,7 +91,7 @@ class Mail:
     agent_id: int | None = None
     """Set on an agent's notification: the Reply-To token then speaks as this agent."""
     event: str = ""
-    """A notification's cause: ``ticket_created``, ``client_replied`` or ``delivery_failed``."""
+    """A notification's type (``core/notification_types.py``)."""
     client_name: str = ""
     in_reply_to: str | None = None
     """The client's last message on the ticket, without angle brackets."""
@@ -153,11 +154,9 @@ def subject(mail: Mail) -> str:
     topic = _topic(mail.title, tag)
     if mail.kind != "notification":
         return f"Re: {tag} {topic}"
-    if mail.event == "ticket_created":
-        return f"{tag} New ticket: {topic}"
-    if mail.event == "delivery_failed":
-        return f"{tag} Reply not delivered: {topic}"
-    return f"{tag} {one_line(mail.client_name) or 'The client'} replied: {topic}"
+    if mail.event == "client_replied":
+        return f"{tag} {one_line(mail.client_name) or 'The client'} replied: {topic}"
+    return f"{tag} {headline(mail.event)}: {topic}"
 
 
 def one_line(text: str) -> str:
@@ -199,21 +198,17 @@ def _text(mail: Mail) -> str:
     body = "\n".join(mail.body.splitlines()).strip()
     if mail.kind == "reply":
         return f"{REPLY_MARKER}\n\n{body}\n"
-    title = _topic(mail.title, f"[#{mail.ticket_id}]")
     if mail.kind == "acknowledgement":
-        return (
-            f"{REPLY_MARKER}\n\n"
-            f'Thank you for your message. It is now ticket #{mail.ticket_id}, "{title}", '
-            "and an agent will answer it soon.\n\n"
-            "To add to it, reply to this mail.\n"
-        )
+        return f"{REPLY_MARKER}\n\n{body}\n"
+    title = _topic(mail.title, f"[#{mail.ticket_id}]")
     client = one_line(mail.client_name) or "The client"
-    headline = {
+    heading = {
         "ticket_created": f"New ticket #{mail.ticket_id} from {client}",
+        "client_replied": f"{client} replied on ticket #{mail.ticket_id}",
         "delivery_failed": f"A reply on ticket #{mail.ticket_id} did not reach {client}",
-    }.get(mail.event, f"{client} replied on ticket #{mail.ticket_id}")
+    }.get(mail.event, f"{headline(mail.event)}, ticket #{mail.ticket_id}")
     return (
-        f"{REPLY_MARKER}\n\n{headline}: {title}\n\n{body}\n\n-- \n"
+        f"{REPLY_MARKER}\n\n{heading}: {title}\n\n{body}\n\n-- \n"
         f"Replying to this mail answers {client}: your reply reaches them on their own "
         "channel.\n"
         "Commands on the first lines of your reply act on the ticket and are not sent:\n"
@@ -223,6 +218,7 @@ def _text(mail: Mail) -> str:
         "  #priority PRIORITY  low, medium, high or urgent\n"
         "  #assign EMAIL       assign an agent\n"
         "  #tag NAME           tag the ticket\n"
+        "  #escalate [REASON]  hand the ticket to the second line\n"
     )
 
 

@@ -43,10 +43,7 @@ def outgoing_mail(session: Session, item: OutboxView, recipient: str) -> Mail:
         client_name=client_name,
         in_reply_to=_last_client_id(session, item.ticket_id),
         references=_references(session, item.ticket_id),
-        # An acknowledgement does not echo the client's files back to them.
-        attachments=()
-        if item.kind == "acknowledgement"
-        else _attachments(session, item.message_id),
+        attachments=_attachments(session, item.message_id),
     )
 
 

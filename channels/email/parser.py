@@ -23,6 +23,7 @@ from threadline.channels.email.classify import classify
 from threadline.channels.email.dedup import delivery_id
 from threadline.channels.email.feed_parser import FeedParser
 from threadline.channels.email.html_body import parse_html, tree_text
+from threadline.channels.email.priority import priority
 from threadline.channels.email.reply_text import reply_text
 from threadline.channels.email.unreadable import unreadable
 from threadline.core.normalized import Classification, Inbound, SenderIdentity, ThreadHints
@@ -127,6 +128,7 @@ def _inbound(message: Message, raw: bytes, meta: Mapping[str, Any]) -> Inbound:
         sent_at=thread_ids.sent_at(fields.get("date", ())),
         receiving_address=addresses.receiving_address(meta, to),
         bounces=found_bounces,
+        priority=priority(fields),
     )
 
 

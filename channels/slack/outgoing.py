@@ -13,6 +13,7 @@ from threadline.channels.slack.mrkdwn import escaped
 from threadline.channels.slack.threads import Thread, client_thread, started_thread
 from threadline.core.message_files import MessageFile, message_files
 from threadline.core.models import Client, Message, Ticket, User
+from threadline.core.notification_types import headline
 from threadline.core.senders import OutboxView, PermanentSendError
 
 NOTIFICATION_HINT = (
@@ -47,15 +48,10 @@ def outgoing_post(session: Session, item: OutboxView, now: datetime) -> Post:
     thread = thread or started_thread(session, item, now)
     heading = f"*#{item.ticket_id} {escaped(title)}*"
     files: tuple[MessageFile, ...] = ()
-    if item.kind == "reply":
+    if item.kind in ("reply", "acknowledgement"):
         text, files = body, message_files(session, item.message_id)
-    elif item.kind == "acknowledgement":
-        text = f"Thank you: we have your message, ticket #{item.ticket_id}. We answer here."
     elif item.kind == "notification":
-        event = {
-            "ticket_created": "New ticket",
-            "delivery_failed": "Reply not delivered",
-        }.get(str(item.payload.get("type")), "Client replied")
+        event = headline(str(item.payload.get("type")))
         author = _author(session, item.message_id)
         text = f"{event}: {heading}\n*{author}:*\n{body}\n\n{NOTIFICATION_HINT}"
     else:
@@ -81,5 +77,7 @@ def _author(session: Session, message_id: int | None) -> str:
     if found is None:
         return "Someone"
     channel, client, agent = found
-    name = escaped(client or agent or "Someone")
+    if not (client or agent):
+        return "The desk"
+    name = escaped(client or agent)
     return f"{name} (agent, by {channel})" if agent else f"{name} (by {channel})"

@@ -82,6 +82,6 @@ def _file(sessions: sessionmaker[Session], attachment_id: int) -> tuple[str, byt
         row = session.execute(
             select(Attachment.content_type, Blob.content)
             .join(Blob, Blob.sha256 == Attachment.sha256)
-            .where(Attachment.id == attachment_id)
+            .where(Attachment.id == attachment_id, Attachment.quarantined.is_(None))
         ).first()
     return (row[0] or "application/octet-stream", row[1]) if row else None

@@ -43,8 +43,6 @@ OUTSIDE_WINDOW = 63016
 RATE_LIMITED = (429, 63018)
 TEMPLATE_TEXT = 100
 """Characters of the reply a template carries."""
-ACKNOWLEDGEMENT = "Thank you: we have your message, ticket #{ticket}. We answer here."
-"""An acknowledgement's payload is the client's own message: this is what they are sent."""
 _log = structlog.get_logger(__name__)
 
 
@@ -66,10 +64,7 @@ class WhatsAppSender:
         with self._sessions() as session:
             last = last_message_from(session, item.recipient)
             files = reply_files(session, item)
-        if item.kind == "acknowledgement":
-            body = ACKNOWLEDGEMENT.format(ticket=item.ticket_id)
-        else:
-            body = str(item.payload.get("body", ""))
+        body = str(item.payload.get("body", ""))
         if files and not self._settings.send_media:
             names = ", ".join(file.filename for file in files)
             body, files = f"{body}\n\n(Files not sent on WhatsApp: {names})".strip(), []
@@ -144,13 +139,12 @@ def last_message_from(session: Session, number: str) -> datetime | None:
 
 
 def reply_files(session: Session, item: OutboxView) -> list[File]:
-    """The files of the agent's message a reply carries; other rows carry none (an
-    acknowledgement's message is the client's own)."""
+    """The files of the agent's message a reply carries; other rows carry none."""
     if item.kind != "reply" or item.message_id is None:
         return []
     rows = session.execute(
         select(Attachment.id, Attachment.filename)
-        .where(Attachment.message_id == item.message_id)
+        .where(Attachment.message_id == item.message_id, Attachment.quarantined.is_(None))
         .order_by(Attachment.id)
     )
     return [File(*row) for row in rows]

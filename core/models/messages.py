@@ -105,4 +105,6 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), index=True)
     content_id: Mapped[str | None] = mapped_column(String(255))
+    quarantined: Mapped[str | None] = mapped_column(Text)
+    """Why the attachment policy holds it back: kept, but forwarded nowhere until released."""
     created_at: Mapped[datetime] = created_at_column()

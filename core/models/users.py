@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from threadline.core.models.base import Base, created_at_column, one_of, updated_at_column
+from threadline.core.models.base import (
+    Base,
+    JsonDocument,
+    created_at_column,
+    one_of,
+    updated_at_column,
+)
 
 USER_TYPES = ("administrator", "agent")
 
@@ -46,4 +53,8 @@ class AgentSettings(Base):
     )
     notification_channel: Mapped[str | None] = mapped_column(String(32))
     """Where their notifications go; None: ``[notifications] channel``."""
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """A deactivated agent is assigned nothing new and notified of nothing."""
+    notification_types: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    """Type -> whether to deliver it, over ``[notifications] deliver``."""
     updated_at: Mapped[datetime] = updated_at_column()

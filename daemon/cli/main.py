@@ -13,12 +13,14 @@ import click
 from threadline.daemon.cli.errors import ThreadlineGroup
 
 COMMANDS = {
+    "attachments": "attachments",
     "check-config": "check_config",
     "clients": "clients",
     "db": "db",
     "departments": "departments",
     "inbound": "inbound",
     "ingest": "ingest",
+    "notifications": "notifications",
     "outbox": "outbox",
     "process": "process",
     "run": "run",

@@ -1,5 +1,5 @@
-"""``threadline users add|list|link|notify``: the agents and administrators who answer
-tickets."""
+"""``threadline users add|list|link|notify|notify-types|deactivate|activate|set-role|
+departments``: the agents and administrators who answer tickets."""
 
 from __future__ import annotations
 
@@ -7,8 +7,19 @@ from pathlib import Path
 
 import click
 
+from threadline.core.admin.agents import (
+    Desk,
+    choose_types,
+    deactivate,
+    set_active,
+    set_departments,
+    set_role,
+    user_by_email,
+)
 from threadline.core.admin.users import add_user, link_account, list_users, notify_by
+from threadline.core.models.base import now_utc
 from threadline.core.models.users import USER_TYPES
+from threadline.core.notification_types import TYPES
 from threadline.daemon import channels
 from threadline.daemon.cli.common import config_option, load, transaction
 from threadline.daemon.cli.output import emit_json, emit_table, format_option
@@ -110,3 +121,79 @@ def users_notify(email: str, channel: str | None, config_path: Path | None) -> N
     with transaction(load(config_path)) as session:
         user = notify_by(session, email, channel)
     click.echo(f"user {user.id} is notified on {channel or 'the default channel'}")
+
+
+@users.command("deactivate")
+@click.argument("email")
+@click.option(
+    "--leave-unassigned",
+    is_flag=True,
+    help="Leave their open tickets unassigned instead of handing them on "
+    "(default: [assignment] reassign_on_deactivate).",
+)
+@config_option
+def users_deactivate(email: str, leave_unassigned: bool, config_path: Path | None) -> None:
+    """Deactivate the agent with address EMAIL: no new assignments or notifications, and their
+    open tickets go to colleagues by their department's strategy, each with a note."""
+    settings = load(config_path)
+    assignment = settings.assignment
+    if leave_unassigned:
+        assignment = assignment.model_copy(update={"reassign_on_deactivate": False})
+    desk = Desk(settings.routing, assignment, settings.notifications, channels.traits())
+    with transaction(settings) as session:
+        handed = deactivate(session, email, desk, now_utc())
+    click.echo(f"{email} deactivated")
+    for each in handed:
+        to = f"user {each.to}" if each.to is not None else "nobody"
+        click.echo(f"  ticket {each.ticket_id}: now with {to}")
+
+
+@users.command("activate")
+@click.argument("email")
+@config_option
+def users_activate(email: str, config_path: Path | None) -> None:
+    """Activate the agent with address EMAIL again."""
+    with transaction(load(config_path)) as session:
+        set_active(session, user_by_email(session, email), True)
+    click.echo(f"{email} active")
+
+
+@users.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(USER_TYPES))
+@config_option
+def users_set_role(email: str, role: str, config_path: Path | None) -> None:
+    """Make the user with address EMAIL an agent or an administrator."""
+    with transaction(load(config_path)) as session:
+        set_role(session, email, role)
+    click.echo(f"{email} is an {role}")
+
+
+@users.command("departments")
+@click.argument("email")
+@click.argument("names", nargs=-1)
+@config_option
+def users_departments(email: str, names: tuple[str, ...], config_path: Path | None) -> None:
+    """Set the departments the user with address EMAIL works for (none: no department)."""
+    with transaction(load(config_path)) as session:
+        found = set_departments(session, email, names)
+    click.echo(f"{email} works for {', '.join(found) or 'no department'}")
+
+
+@users.command("notify-types")
+@click.argument("email")
+@click.option("--on", "on", multiple=True, type=click.Choice(TYPES), help="Deliver this type.")
+@click.option("--off", "off", multiple=True, type=click.Choice(TYPES), help="Do not deliver it.")
+@click.option("--reset", is_flag=True, help="Back to [notifications] deliver for every type.")
+@config_option
+def users_notify_types(
+    email: str, on: tuple[str, ...], off: tuple[str, ...], reset: bool, config_path: Path | None
+) -> None:
+    """Which notification types the agent with address EMAIL gets delivered, over
+    [notifications] deliver; every type is still listed by `threadline notifications list`."""
+    with transaction(load(config_path)) as session:
+        chosen = choose_types(
+            session, email, dict.fromkeys(on, True) | dict.fromkeys(off, False), reset
+        )
+    said = ", ".join(f"{kind} {'on' if wanted else 'off'}" for kind, wanted in chosen.items())
+    click.echo(f"{email}: {said or 'as [notifications] deliver says'}")

@@ -63,7 +63,7 @@ def test_a_hard_bounce_fails_the_row_and_suppresses_the_address(desk: DeskPipeli
         assert "5.1.1" in suppression.reason
         bounce = session.get(Message, outcome.message_id)
         assert bounce.ticket_id == 1
-        assert session.get(Ticket, 1).status == "waiting_for_agent"
+        assert session.get(Ticket, 1).status == "open"
         assert (
             session.scalar(select(OutboxItem.id).where(OutboxItem.message_id == bounce.id)) is None
         )

@@ -51,7 +51,12 @@ def test_export_carries_the_whole_conversation(sessions: sessionmaker[Session], 
     }
     assert client_message["refs"] == ["e1@mail"]
     assert client_message["attachments"] == [
-        {"filename": "scan.pdf", "content_type": "application/pdf", "size": 8}
+        {
+            "filename": "scan.pdf",
+            "content_type": "application/pdf",
+            "size": 8,
+            "quarantined": None,
+        }
     ]
     assert agent_message["author"]["kind"] == "agent"
     assert agent_message["body"] == "Attached."

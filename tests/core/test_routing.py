@@ -13,7 +13,7 @@ from threadline.core.admin.departments import add_department
 from threadline.core.admin.users import add_user
 from threadline.core.models import Ticket, ticket_assignments
 from threadline.core.routing import RoutingError, Strategy, assign, check_routing, route
-from threadline.core.settings import RouteRule, RoutingSettings
+from threadline.core.settings import AssignmentSettings, RouteRule, RoutingSettings
 
 NOW = datetime(2024, 5, 1, 12, 0)
 RULES = RoutingSettings(
@@ -48,25 +48,25 @@ def test_first_matching_rule_wins_in_the_order_written(
     sessions: sessionmaker[Session], departments: dict[str, int]
 ):
     with sessions() as session:
-        assert route(session, "vip@example.com", RULES) == departments["Sales"]
-        assert route(session, "help@example.com", RULES) == departments["Support"]
+        assert route(session, "vip@example.com", RULES).department_id == departments["Sales"]
+        assert route(session, "help@example.com", RULES).department_id == departments["Support"]
 
 
 def test_rules_match_globs_case_insensitively(
     sessions: sessionmaker[Session], departments: dict[str, int]
 ):
     with sessions() as session:
-        assert route(session, " VIP@Example.COM", RULES) == departments["Sales"]
-        assert route(session, "+442079460018", RULES) == departments["Sales"]
-        assert route(session, "Help@EXAMPLE.com", RULES) == departments["Support"]
+        assert route(session, " VIP@Example.COM", RULES).department_id == departments["Sales"]
+        assert route(session, "+442079460018", RULES).department_id == departments["Sales"]
+        assert route(session, "Help@EXAMPLE.com", RULES).department_id == departments["Support"]
 
 
 def test_unmatched_or_unknown_address_goes_to_the_default_department(
     sessions: sessionmaker[Session], departments: dict[str, int]
 ):
     with sessions() as session:
-        assert route(session, "help@example.org", RULES) == departments["Support"]
-        assert route(session, None, RULES) == departments["Support"]
+        assert route(session, "help@example.org", RULES).department_id == departments["Support"]
+        assert route(session, None, RULES).department_id == departments["Support"]
 
 
 def test_without_matching_rule_or_default_no_department_is_chosen(
@@ -74,8 +74,8 @@ def test_without_matching_rule_or_default_no_department_is_chosen(
 ):
     settings = RoutingSettings(rules=[RouteRule(match="sales@*", department="Sales")])
     with sessions() as session:
-        assert route(session, "help@example.com", settings) is None
-        assert route(session, "SALES@example.com", settings) == departments["Sales"]
+        assert route(session, "help@example.com", settings).department_id is None
+        assert route(session, "SALES@example.com", settings).department_id == departments["Sales"]
 
 
 def test_rule_naming_a_missing_department_raises_a_clear_error(
@@ -98,9 +98,9 @@ def test_routing_check_at_startup_names_every_missing_department(
         default_department="Triage",
     )
     with sessions() as session:
-        check_routing(session, RULES)
+        check_routing(session, RULES, AssignmentSettings())
         with pytest.raises(RoutingError, match="unknown department 'Billing', 'Triage'"):
-            check_routing(session, broken)
+            check_routing(session, broken, AssignmentSettings())
 
 
 def test_round_robin_cycles_fairly_over_three_agents_across_six_tickets(

@@ -242,7 +242,7 @@ def test_a_message_claiming_an_agents_address_without_token_is_not_the_agent(
         message = session.get(Message, outcome.message_id)
         assert message.user_id is None
         assert message.client_id is not None
-        assert session.get(Ticket, message.ticket_id).status == "waiting_for_agent"
+        assert session.get(Ticket, message.ticket_id).status == "open"
 
 
 def test_a_forged_agent_from_joins_no_conversation(desk: DeskPipeline):

@@ -68,11 +68,9 @@ def outbox(desk: DeskPipeline, **where: object) -> list[OutboxItem]:
         return list(session.scalars(select(OutboxItem).filter_by(**where).order_by(OutboxItem.id)))
 
 
-def test_a_client_message_opens_a_ticket_waiting_for_an_agent_and_notifies_every_agent(
-    desk: DeskPipeline,
-):
+def test_a_client_message_opens_an_open_ticket_and_notifies_every_agent(desk: DeskPipeline):
     ticket_id = open_ticket(desk)
-    assert ticket(desk, ticket_id).status == "waiting_for_agent"
+    assert ticket(desk, ticket_id).status == "open"
     notes = outbox(desk, kind="notification")
     assert sorted(row.recipient for row in notes) == ["alan@desk.example", AGENT]
     assert {row.payload["type"] for row in notes} == {"ticket_created"}
@@ -99,6 +97,26 @@ def test_notifications_go_on_the_channel_each_agent_chose_if_they_have_an_id_on_
     assert (notes[grace].channel, notes[grace].recipient) == ("slack", "T1:UGRACE")
     # Alan has no Slack account: the default channel still reaches him.
     assert (notes[alan].channel, notes[alan].recipient) == ("email", "alan@desk.example")
+
+
+def test_a_ticket_is_open_until_an_agent_acts_then_it_waits_in_turn(desk: DeskPipeline):
+    ticket_id = open_ticket(desk)
+    more = email("ada@example.com", "more@mail", in_reply_to=("root-ada@example.com@mail",))
+    desk.deliver(more)
+    assert ticket(desk, ticket_id).status == "open"
+    agent_reply(desk, ticket_id, "#tag printers", own_id="tag@mail")
+    assert ticket(desk, ticket_id).status == "open"
+    agent_reply(desk, ticket_id, f"#assign {AGENT}", own_id="assign@mail")
+    assert ticket(desk, ticket_id).status == "waiting_for_agent"
+
+    other = open_ticket(desk, "bob@example.com")
+    agent_reply(desk, other, "On it.", own_id="answer@mail")
+    assert ticket(desk, other).status == "waiting_for_user"
+    again = email("bob@example.com", "again@mail", in_reply_to=("root-bob@example.com@mail",))
+    desk.deliver(again)
+    assert ticket(desk, other).status == "waiting_for_agent"
+    agent_reply(desk, other, "#status unresolved", own_id="unresolved@mail")
+    assert ticket(desk, other).status == "unresolved"
 
 
 def test_an_agents_reply_waits_for_the_user_and_goes_to_the_client(desk: DeskPipeline):
@@ -212,7 +230,7 @@ def test_note_command_stores_an_internal_note_that_is_never_sent(desk: DeskPipel
         assert note.is_internal
         assert note.body == "customer is a VIP\n\nCall them back."
     assert outbox(desk, kind="reply") == []
-    assert ticket(desk, ticket_id).status == "waiting_for_agent"
+    assert ticket(desk, ticket_id).status == "open"
 
 
 def test_a_command_that_cannot_apply_leaves_an_internal_system_note(desk: DeskPipeline):

@@ -14,6 +14,8 @@ from threadline.core.outcome import Outcome
 from threadline.core.pipeline import Pipeline, PipelineSettings
 from threadline.core.pipeline_steps import STEPS, Step
 from threadline.core.settings import (
+    AssignmentSettings,
+    AttachmentSettings,
     IdentitySettings,
     NotificationSettings,
     RoutingSettings,
@@ -65,6 +67,8 @@ def desk_pipeline(
     tickets: TicketSettings | None = None,
     routing: RoutingSettings | None = None,
     notifications: NotificationSettings | None = None,
+    assignment: AssignmentSettings | None = None,
+    attachments: AttachmentSettings | None = None,
     suppress_bounced_for: timedelta = timedelta(days=30),
     steps: Sequence[Step] = STEPS,
 ) -> DeskPipeline:
@@ -78,6 +82,8 @@ def desk_pipeline(
         tickets=tickets or TicketSettings(),
         routing=routing or RoutingSettings(),
         notifications=notifications or NotificationSettings(),
+        assignment=assignment or AssignmentSettings(),
+        attachments=attachments or AttachmentSettings(),
         traits={**channels.traits(), "whatsapp": WHATSAPP_TRAITS, "slack": SLACK_TRAITS},
         suppress_bounced_for={"email": suppress_bounced_for},
     )

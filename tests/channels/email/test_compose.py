@@ -180,6 +180,23 @@ class TestSubject:
         message = sent(replace(NOTIFICATION, event="ticket_created"))
         assert message["Subject"] == "[#5] New ticket: Printer on fire"
 
+    @pytest.mark.parametrize(
+        ("event", "headline"),
+        [
+            ("ticket_assigned", "Assigned to you"),
+            ("escalated", "Escalated"),
+            ("status_changed", "Status changed"),
+            ("note_added", "Internal note"),
+            ("command_failed", "Your reply was not applied"),
+        ],
+    )
+    def test_a_notification_of_the_lifecycle_says_what_happened(self, event: str, headline: str):
+        message = sent(replace(NOTIFICATION, event=event, body="by grace@desk.example"))
+        assert message["Subject"] == f"[#5] {headline}: Printer on fire"
+        text = message.get_body(("plain",)).get_content()
+        assert f"{headline}, ticket #5: Printer on fire" in text
+        assert "#escalate [REASON]" in text
+
     def test_a_notification_names_the_client_who_replied(self):
         assert sent(NOTIFICATION)["Subject"] == "[#5] Ada Lovelace replied: Printer on fire"
 

@@ -13,6 +13,7 @@ operator.
 
 from __future__ import annotations
 
+import json
 import re
 import smtplib
 import subprocess
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 
 import pytest
@@ -216,7 +218,7 @@ def test_a_conversation_by_mail_threads_every_turn_into_one_ticket(desk: Desk) -
         )
     )
     (ticket,) = eventually("a ticket from the mailbox", desk.ticket_ids)
-    assert desk.ticket_status(ticket) == "waiting_for_agent"
+    assert desk.ticket_status(ticket) == "open"
 
     # 2. Every agent is notified by mail, each with a Reply-To that speaks as them alone.
     notifications = {n.rcpt_tos: n for n in desk.mails_after(0, len(AGENTS))}
@@ -394,7 +396,7 @@ def test_mail_that_only_claims_an_agents_address_is_a_client_message_on_a_new_ti
     assert owner is not None
     assert message.client_id == owner
     assert [m.body for m in desk.ticket_messages(ticket)] == ["The printer on floor 2 is on fire."]
-    assert desk.ticket_status(ticket) == "waiting_for_agent"
+    assert desk.ticket_status(ticket) == "open"
     # Nothing goes to the customer: the agents are told of a new ticket, as for any client.
     created = desk.mails_after(len(notified), len(AGENTS))
     assert {mail.rcpt_tos for mail in created} == {(address,) for address in AGENTS}
@@ -427,3 +429,69 @@ def test_with_unverified_agent_park_mail_claiming_an_agent_is_parked(desk: Desk)
     assert GRACE in error
     assert desk.ticket_ids() == []
     assert desk.outbox_rows() == 0
+
+
+PE_HEADER = b"MZ" + b"\x00" * 58 + b"\x80\x00\x00\x00" + b"\x00" * 64 + b"PE\x00\x00" + b"\x00" * 64
+
+
+def test_an_executable_is_kept_but_forwarded_to_no_agent_until_released(
+    desk: Desk, tmp_path: Path
+) -> None:
+    sent = EmailMessage()
+    sent["From"], sent["To"], sent["Subject"] = CUSTOMER, DESK, "Invoice attached"
+    sent["Message-ID"] = "<invoice-1@customer.example>"
+    sent.set_content("Please find the invoice attached.")
+    sent.add_attachment(b"%PDF-1.4 a real one", "application", "pdf", filename="invoice.pdf")
+    sent.add_attachment(PE_HEADER, "application", "pdf", filename="scan.pdf")
+    sent.add_attachment(b"echo hi", "application", "octet-stream", filename="run.bat")
+    desk.deliver(CUSTOMER, DESK, sent.as_bytes(policy=SMTP))
+
+    notified = desk.mails_after(0, len(AGENTS))
+    for received in notified:
+        names = [part.get_filename() for part in received.message.iter_attachments()]
+        assert names == ["invoice.pdf"]
+    (ticket,) = desk.ticket_ids()
+    note = desk.ticket_messages(ticket)[-1]
+    assert (note.is_system_message, note.is_internal) == (True, True)
+    assert "scan.pdf: its content is application/x-msdownload, a blocked type" in note.body
+    assert "run.bat: its extension .bat is blocked" in note.body
+
+    listed = subprocess.run(
+        [
+            str(THREADLINE),
+            "attachments",
+            "list",
+            "--format",
+            "json",
+            "--config",
+            str(desk.daemon.config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    held = {file["filename"]: file["id"] for file in json.loads(listed.stdout)}
+    assert sorted(held) == ["run.bat", "scan.pdf"]
+    saved = tmp_path / "scan.pdf"
+    subprocess.run(
+        [
+            str(THREADLINE),
+            "attachments",
+            "release",
+            str(held["scan.pdf"]),
+            "--save",
+            str(saved),
+            "--config",
+            str(desk.daemon.config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert saved.read_bytes() == PE_HEADER
+    assert (
+        desk.ticket_messages(ticket)[-1].body
+        == "Released from quarantine by an operator: scan.pdf."
+    )

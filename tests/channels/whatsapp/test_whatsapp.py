@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from email.policy import SMTP
 from itertools import count
 from pathlib import Path
 
@@ -147,7 +148,7 @@ def answer_by_mail(
         maintype, subtype = content_type.split("/")
         mail.add_attachment(content, maintype=maintype, subtype=subtype, filename=name)
     with smtplib.SMTP("127.0.0.1", desk.smtp_port, timeout=WAIT_S) as client:
-        assert client.sendmail(AGENT_EMAIL, [reply_to.addr_spec], mail.as_bytes()) == {}
+        assert client.sendmail(AGENT_EMAIL, [reply_to.addr_spec], mail.as_bytes(policy=SMTP)) == {}
 
 
 def test_forged_and_unsigned_webhooks_are_refused_a_proxied_one_is_taken_once(desk: WhatsAppDesk):
@@ -262,17 +263,21 @@ def test_a_reply_inside_the_window_is_free_text_outside_it_the_template(desk: Wh
 
 
 def test_a_rate_limit_is_retried_and_a_refusal_parks_with_twilios_code(desk: WhatsAppDesk):
-    desk.twilio.refusals = [(429, 20429), (400, 21211)]
+    row = parked_reply(desk, refusals=[(429, 20429), (400, 21211)])
+    assert row.attempts == 2
+    assert "21211" in row.last_error
+
+
+def parked_reply(desk: WhatsAppDesk, refusals: list[tuple[int, int]]) -> OutboxItem:
+    """The agent's answer to a client's message, parked after Twilio's ``refusals``."""
+    desk.twilio.refusals = refusals
     desk.post(desk.message("Hello"))
     answer_by_mail(desk, "Hi!")
-
-    row = eventually(
+    return eventually(
         "the reply parked",
         lambda: [r for r in outbox(desk) if r.channel == "whatsapp" and r.status == "parked"],
         WAIT_S,
     )[0]
-    assert row.attempts == 2
-    assert "21211" in row.last_error
 
 
 def outbox(desk: WhatsAppDesk) -> list[OutboxItem]:
@@ -417,7 +422,7 @@ def test_a_new_ticket_is_acknowledged_in_words_of_ours_not_the_clients_own(
 
     (sent,) = desk.twilio.wait_for_sent(1)
     assert sent["To"] == f"whatsapp:{ADA}"
-    assert sent["Body"].startswith("Thank you: we have your message, ticket #")
+    assert sent["Body"].startswith("Thank you for your message. It is now ticket #")
     assert "charged twice" not in sent["Body"]
 
 
@@ -509,14 +514,7 @@ def test_with_an_api_key_our_calls_and_downloads_authenticate_with_it(
 def test_outbox_retry_sends_a_parked_reply_again_and_never_a_sent_one_twice(
     desk: WhatsAppDesk,
 ):
-    desk.twilio.refusals = [(400, 21211)]
-    desk.post(desk.message("Hello"))
-    answer_by_mail(desk, "Hi!")
-    row = eventually(
-        "the reply parked",
-        lambda: [r for r in outbox(desk) if r.channel == "whatsapp" and r.status == "parked"],
-        WAIT_S,
-    )[0]
+    row = parked_reply(desk, refusals=[(400, 21211)])
     assert desk.twilio.sent == []
 
     desk.threadline("outbox", "retry", str(row.id))

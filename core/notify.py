@@ -1,0 +1,123 @@
+"""Telling agents: a ``notifications`` row for each (their list of what happened), and a
+delivery on their channel where they want that type delivered.
+
+Deactivated agents are told nothing. The outbox key names the message that caused it, the
+agent and the type, so re-handling an item queues nothing twice, and one message can still
+cause several kinds (an ``#assign`` with a ``#status``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+from sqlalchemy import update
+
+from threadline.core.agent_addresses import agent_addresses
+from threadline.core.agent_roster import agent_roster
+from threadline.core.batch_work import BatchWork
+from threadline.core.channel_traits import ChannelTraits
+from threadline.core.models import Notification, Ticket
+from threadline.core.outbox import Outgoing
+from threadline.core.rows import NotificationRow
+from threadline.core.settings import NotificationSettings
+from threadline.core.store import StoredMessage, store_message
+
+
+def notify(
+    work: BatchWork,
+    ticket: Ticket,
+    message: StoredMessage,
+    kind: str,
+    content: str,
+    user_ids: Collection[int],
+    settings: NotificationSettings,
+    traits: Mapping[str, ChannelTraits],
+) -> int:
+    """Answers how many deliveries were queued."""
+    roster = agent_roster(work)
+    addresses = agent_addresses(work, settings.channel, traits)
+    queued = 0
+    for user_id, email in roster.active(user_ids):
+        work.writes.notification(NotificationRow(user_id, ticket.id, kind, content, work.now))
+        destination = addresses.of(user_id, email)
+        if destination is None or not roster.delivers(user_id, kind, settings.deliver):
+            continue
+        channel, recipient = destination
+        work.writes.outbox(
+            Outgoing(
+                channel=channel,
+                kind="notification",
+                recipient=recipient,
+                payload={**payload(ticket, message), "type": kind, "agent_id": user_id},
+                idempotency_key=f"notification:{message.id}:{user_id}:{kind}",
+                ticket_id=ticket.id,
+                message_id=message.id,
+            )
+        )
+        queued += 1
+    return queued
+
+
+class Teller:
+    """:func:`notify` about one ticket, with the desk's settings."""
+
+    def __init__(
+        self,
+        work: BatchWork,
+        ticket: Ticket,
+        settings: NotificationSettings,
+        traits: Mapping[str, ChannelTraits],
+    ) -> None:
+        self._work, self._ticket, self._settings, self._traits = work, ticket, settings, traits
+
+    def __call__(
+        self, message: StoredMessage, kind: str, content: str, user_ids: Collection[int]
+    ) -> int:
+        return notify(
+            self._work, self._ticket, message, kind, content, user_ids, self._settings, self._traits
+        )
+
+    def author(self, note: str, user_id: int) -> None:
+        """An internal note on the ticket saying what became of an agent's reply, and the same
+        to them (``command_failed``), where they work: a mail client shows no notes."""
+        work, ticket = self._work, self._ticket
+        message = store_message(work, ticket, None, note, channel=None, internal=True)
+        self(message, "command_failed", f"#{ticket.id} {ticket.title}: {note}", {user_id})
+
+
+def mark_read(work: BatchWork, user_id: int, ticket_id: int) -> None:
+    """The agent's notifications about the ticket, as far as stored: they have seen it."""
+    work.session.execute(
+        update(Notification)
+        .where(
+            Notification.user_id == user_id,
+            Notification.ticket_id == ticket_id,
+            Notification.is_read.is_(False),
+        )
+        .values(is_read=True),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def ticket_agents(work: BatchWork, ticket: Ticket) -> set[int]:
+    """Who hears of a ticket: its active assignees, else its department's agents, else every
+    agent: someone must hear."""
+    roster = agent_roster(work)
+    for chosen in (
+        work.tickets.assignees(ticket.id),
+        roster.department_members(ticket.department_id),
+        {user_id for user_id, _email in roster.agents},
+    ):
+        active = {user_id for user_id, _email in roster.active(chosen)}
+        if active:
+            return active
+    return set()
+
+
+def payload(ticket: Ticket, message: StoredMessage) -> dict[str, object]:
+    return {
+        "ticket_id": ticket.id,
+        "message_id": message.id,
+        "subject": ticket.title,
+        "body": message.body,
+    }
