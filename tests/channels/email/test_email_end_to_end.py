@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.daemon import THREADLINE, DaemonProcess, eventually, free_port, write_config
+from tests.support.desk_process import run_threadline
 from tests.support.dovecot import PASSWORD, Account
 from tests.support.imap import mailbox_toml
 from tests.support.smtp_sink import Received, SmtpSink
@@ -456,40 +457,12 @@ def test_an_executable_is_kept_but_forwarded_to_no_agent_until_released(
     assert "scan.pdf: its content is application/x-msdownload, a blocked type" in note.body
     assert "run.bat: its extension .bat is blocked" in note.body
 
-    listed = subprocess.run(
-        [
-            str(THREADLINE),
-            "attachments",
-            "list",
-            "--format",
-            "json",
-            "--config",
-            str(desk.daemon.config),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    held = {file["filename"]: file["id"] for file in json.loads(listed.stdout)}
+    config = desk.daemon.config
+    listed = run_threadline(config, "attachments", "list", "--format", "json")
+    held = {file["filename"]: file["id"] for file in json.loads(listed)}
     assert sorted(held) == ["run.bat", "scan.pdf"]
     saved = tmp_path / "scan.pdf"
-    subprocess.run(
-        [
-            str(THREADLINE),
-            "attachments",
-            "release",
-            str(held["scan.pdf"]),
-            "--save",
-            str(saved),
-            "--config",
-            str(desk.daemon.config),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    run_threadline(config, "attachments", "release", str(held["scan.pdf"]), "--save", str(saved))
     assert saved.read_bytes() == PE_HEADER
     assert (
         desk.ticket_messages(ticket)[-1].body

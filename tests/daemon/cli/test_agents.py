@@ -40,22 +40,15 @@ def desk(threadline: Threadline, sessions: sessionmaker[Session]) -> dict[str, i
                 ticket_id=ticket.id, user_id=ids["grace@desk.example"]
             )
         )
-        session.add(
-            Notification(
-                user_id=ids["grace@desk.example"],
-                ticket_id=ticket.id,
-                type="ticket_created",
-                content="Ada: Printer",
+        for agent in ("grace@desk.example", "alan@desk.example"):
+            session.add(
+                Notification(
+                    user_id=ids[agent],
+                    ticket_id=ticket.id,
+                    type="ticket_created",
+                    content="Ada: Printer",
+                )
             )
-        )
-        session.add(
-            Notification(
-                user_id=ids["alan@desk.example"],
-                ticket_id=ticket.id,
-                type="ticket_created",
-                content="Ada: Printer",
-            )
-        )
         return {**ids, "ticket": ticket.id}
 
 
