@@ -20,16 +20,11 @@ from typing import Any, TypeVar
 import pytest
 import structlog
 
+from tests.support.ports import free_port
+
 THREADLINE = Path(sys.executable).parent / "threadline"
 START_TIMEOUT_S = 15.0
 T = TypeVar("T")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def write_config(path: Path, database_url: str | None, http_port: int, level: str = "info") -> Path:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
+from tests.support.ports import free_ports
 from tests.support.processes import terminate
 
 PASSWORD = "imap-test-password"
@@ -165,7 +166,7 @@ def start_dovecot(extra_config: str = "") -> DovecotServer:
         check=True,
         capture_output=True,
     )
-    port, ssl_port = _free_ports(2)
+    port, ssl_port = free_ports(2)
     config = directory / "dovecot.conf"
     config.write_text(_config(directory, users, port, ssl_port) + extra_config)
     (directory / "oauth2.conf").write_text(
@@ -255,17 +256,6 @@ service anvil {{
   }}
 }}
 """
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind((HOST, 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _wait_for_greeting(server: DovecotServer) -> None:

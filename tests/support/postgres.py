@@ -9,7 +9,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
+from tests.support.ports import free_port
 from tests.support.processes import terminate
 
 START_TIMEOUT_S = 30
@@ -64,12 +64,6 @@ def find_bindir() -> Path:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_postgres() -> PostgresServer:
     """Start a private server on a free loopback port, tuned for tests (no fsync)."""
     bindir = find_bindir()
@@ -88,7 +82,7 @@ def start_postgres() -> PostgresServer:
         check=True,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     log = (directory / "server.log").open("wb")
     process = subprocess.Popen(
         [

@@ -7,7 +7,6 @@ self-signed certificate made for the test (trusted through ``SSL_CERT_FILE``).
 
 from __future__ import annotations
 
-import socket
 import ssl
 import subprocess
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.support.ports import free_port
 
 HOST = "127.0.0.1"
 
@@ -130,13 +131,6 @@ class _Handler:
             )
         )
         return "250 OK"
-
-
-def free_port() -> int:
-    """A port nothing listens on (the sink's, or one a test wants refused)."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def self_signed_certificate(directory: Path) -> TlsFiles:

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.desk_pipeline import DeskPipeline, desk_pipeline
 from tests.support.messages import email
-from tests.support.smtp_sink import HOST, SmtpSink, TlsFiles, free_port, self_signed_certificate
+from tests.support.ports import free_port
+from tests.support.smtp_sink import HOST, SmtpSink, TlsFiles, self_signed_certificate
 from threadline.channels.email.marker import LOOP_HEADER, REPLY_MARKER
 from threadline.channels.email.settings import EmailSettings, SmarthostSettings
 from threadline.channels.email.smarthost import EmailSender
