@@ -3,8 +3,9 @@
 or data fields. A line is an agent (by email) or a department (its agents then by its
 strategy); a deactivated agent is never assigned.
 
-Rules are read from the settings and the client from the database each time: both change under
-a running daemon, and a ticket opens rarely next to the messages that continue one.
+The client's ids and data are read from the database each time a ticket opens: the operator's
+commands change them under a running daemon, and a ticket opens rarely next to the messages
+that continue one.
 """
 
 from __future__ import annotations
