@@ -9,27 +9,22 @@ notes and the new assignees' notifications are written exactly as the pipeline w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from threadline.core.admin.departments import departments_named
-from threadline.core.admin.errors import InvalidInput, NotFound
+from threadline.core.admin.users import save_agent_settings, user_by_email
 from threadline.core.batch_work import BatchWork
 from threadline.core.channel_traits import ChannelTraits
-from threadline.core.db import upsert_insert
-from threadline.core.external_ids import normalize
 from threadline.core.models import (
     AgentSettings,
     Ticket,
     User,
     ticket_assignments,
-    user_departments,
 )
-from threadline.core.models.users import USER_TYPES
 from threadline.core.notify import notify
 from threadline.core.routing import assign, strategy_of
 from threadline.core.settings import AssignmentSettings, NotificationSettings, RoutingSettings
@@ -51,18 +46,8 @@ class Handed:
     """The agent who has it now; None: left unassigned."""
 
 
-def user_by_email(session: Session, email: str) -> User:
-    user = session.scalar(select(User).where(User.email == normalize("email", email, "")))
-    if user is None:
-        raise NotFound(f"no user with email {email}; see `threadline users list`")
-    return user
-
-
 def set_active(session: Session, user: User, active: bool) -> None:
-    statement = upsert_insert(session)(AgentSettings).values(user_id=user.id, active=active)
-    session.execute(
-        statement.on_conflict_do_update(index_elements=["user_id"], set_={"active": active})
-    )
+    save_agent_settings(session, user.id, active=active)
 
 
 def deactivate(session: Session, email: str, desk: Desk, now: datetime) -> list[Handed]:
@@ -120,27 +105,6 @@ def _hand_over(work: BatchWork, ticket: Ticket, user: User, desk: Desk) -> Hande
     return Handed(ticket.id, successor)
 
 
-def set_role(session: Session, email: str, role: str) -> User:
-    if role not in USER_TYPES:
-        raise InvalidInput(f"unknown role {role!r}; use one of {', '.join(USER_TYPES)}")
-    user = user_by_email(session, email)
-    user.type = role
-    return user
-
-
-def set_departments(session: Session, email: str, names: Sequence[str]) -> list[str]:
-    """The departments the user works for from now on (none: takes them out of all)."""
-    user = user_by_email(session, email)
-    found = departments_named(session, names)
-    session.execute(delete(user_departments).where(user_departments.c.user_id == user.id))
-    if found:
-        session.execute(
-            insert(user_departments),
-            [{"user_id": user.id, "department_id": department.id} for department in found],
-        )
-    return [department.name for department in found]
-
-
 def choose_types(
     session: Session, email: str, choices: Mapping[str, bool], reset: bool = False
 ) -> dict[str, bool]:
@@ -151,12 +115,5 @@ def choose_types(
         select(AgentSettings.notification_types).where(AgentSettings.user_id == user.id)
     )
     chosen = {} if reset else {**(current or {}), **choices}
-    statement = upsert_insert(session)(AgentSettings).values(
-        user_id=user.id, notification_types=chosen or None
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["user_id"], set_={"notification_types": chosen or None}
-        )
-    )
+    save_agent_settings(session, user.id, notification_types=chosen or None)
     return chosen

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from threadline.core.admin.agents import user_by_email
 from threadline.core.admin.errors import NotFound
+from threadline.core.admin.users import user_by_email
 from threadline.core.models import Notification, User
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from threadline.core.admin.departments import departments_named
@@ -45,8 +45,7 @@ def add_user(
 ) -> UserSummary:
     """Agents are recognised by the From of their mail, so their email is stored the way a
     client's email id is: the same address written differently still finds them."""
-    if type not in USER_TYPES:
-        raise InvalidInput(f"unknown user type {type!r}; use one of {', '.join(USER_TYPES)}")
+    _check_type(type)
     name = required_name(name, "user")
     email = normalize("email", email, default_region="")
     existing = session.scalar(select(User).where(User.email == email))
@@ -58,14 +57,39 @@ def add_user(
     user = User(name=name, email=email, type=type)
     session.add(user)
     session.flush()
-    if found:
-        session.execute(
-            insert(user_departments),
-            [{"user_id": user.id, "department_id": department.id} for department in found],
-        )
+    _join(session, user.id, found)
     return UserSummary(
         user.id, user.name, user.email, user.type, tuple(d.name for d in found), user.created_at
     )
+
+
+def set_role(session: Session, email: str, role: str) -> User:
+    _check_type(role)
+    user = user_by_email(session, email)
+    user.type = role
+    return user
+
+
+def set_departments(session: Session, email: str, names: Sequence[str]) -> list[str]:
+    """The departments the user works for from now on (none: takes them out of all)."""
+    user = user_by_email(session, email)
+    found = departments_named(session, names)
+    session.execute(delete(user_departments).where(user_departments.c.user_id == user.id))
+    _join(session, user.id, found)
+    return [department.name for department in found]
+
+
+def _check_type(type: str) -> None:
+    if type not in USER_TYPES:
+        raise InvalidInput(f"unknown user type {type!r}; use one of {', '.join(USER_TYPES)}")
+
+
+def _join(session: Session, user_id: int, departments: Sequence[Department]) -> None:
+    if departments:
+        session.execute(
+            insert(user_departments),
+            [{"user_id": user_id, "department_id": department.id} for department in departments],
+        )
 
 
 def list_users(session: Session) -> list[UserSummary]:
@@ -84,22 +108,30 @@ def list_users(session: Session) -> list[UserSummary]:
     ]
 
 
-def notify_by(session: Session, email: str, channel: str | None) -> User:
-    """Where the user's notifications go from now on; None: back to ``[notifications]
-    channel``. The caller checks that the channel exists and can carry them."""
+def user_by_email(session: Session, email: str) -> User:
+    """The user an operator names by address, written as they like (normalized as stored)."""
     address = normalize("email", email, default_region="")
     user = session.scalar(select(User).where(User.email == address))
     if user is None:
         raise NotFound(f"no user with email {address}; see `threadline users list`")
-    statement = upsert_insert(session)(AgentSettings).values(
-        user_id=user.id, notification_channel=channel
-    )
+    return user
+
+
+def save_agent_settings(session: Session, user_id: int, **values: object) -> None:
+    """Set these of the user's ``agent_settings``, the row made on first use."""
+    statement = upsert_insert(session)(AgentSettings).values(user_id=user_id, **values)
     session.execute(
         statement.on_conflict_do_update(
-            index_elements=["user_id"],
-            set_={"notification_channel": channel, "updated_at": now_utc()},
+            index_elements=["user_id"], set_={**values, "updated_at": now_utc()}
         )
     )
+
+
+def notify_by(session: Session, email: str, channel: str | None) -> User:
+    """Where the user's notifications go from now on; None: back to ``[notifications]
+    channel``. The caller checks that the channel exists and can carry them."""
+    user = user_by_email(session, email)
+    save_agent_settings(session, user.id, notification_channel=channel)
     return user
 
 
@@ -113,9 +145,7 @@ def link_account(session: Session, email: str, provider: str, account: str) -> U
         value = normalize(provider, account, default_region="")
     except InvalidExternalId as error:
         raise InvalidInput(str(error)) from None
-    user = session.scalar(select(User).where(User.email == normalize("email", email, "")))
-    if user is None:
-        raise NotFound(f"no user with email {email}; see `threadline users list`")
+    user = user_by_email(session, email)
     holder = session.scalar(
         select(UserOAuthAccount.user_id).where(
             UserOAuthAccount.provider == provider, UserOAuthAccount.provider_user_id == value

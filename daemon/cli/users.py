@@ -12,11 +12,16 @@ from threadline.core.admin.agents import (
     choose_types,
     deactivate,
     set_active,
+)
+from threadline.core.admin.users import (
+    add_user,
+    link_account,
+    list_users,
+    notify_by,
     set_departments,
     set_role,
     user_by_email,
 )
-from threadline.core.admin.users import add_user, link_account, list_users, notify_by
 from threadline.core.models.base import now_utc
 from threadline.core.models.users import USER_TYPES
 from threadline.core.notification_types import TYPES

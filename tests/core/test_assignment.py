@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.desk_pipeline import DeskPipeline, desk_pipeline
 from tests.support.messages import email
-from threadline.core.admin.agents import Desk, deactivate, set_active, user_by_email
+from threadline.core.admin.agents import Desk, deactivate, set_active
 from threadline.core.admin.clients import add_client
 from threadline.core.admin.departments import add_department
-from threadline.core.admin.users import add_user
+from threadline.core.admin.users import add_user, user_by_email
 from threadline.core.models import (
     Client,
     Message,
