@@ -69,6 +69,18 @@ def section(settings: BaseModel, kind: type[S]) -> S:
 Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
 
 
+def switched_off(name: str, table: str) -> Handler:
+    """What a route of a channel that is off answers: 404, naming the setting that turns it
+    on (``[table] enabled``)."""
+    from aiohttp import web
+
+    async def off(_request: web.Request) -> web.Response:
+        text = f"the {name} channel is off: [{table}] enabled is false\n"
+        return web.Response(status=404, text=text)
+
+    return off
+
+
 @dataclass(frozen=True)
 class Route:
     """An HTTP route the channel serves on the daemon's server (a webhook)."""

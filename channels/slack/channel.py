@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from threadline.channels.component import Service
-from threadline.channels.descriptor import Channel, ChannelContext, Handler, Route, section
+from threadline.channels.descriptor import (
+    Channel,
+    ChannelContext,
+    Handler,
+    Route,
+    section,
+    switched_off,
+)
 from threadline.channels.slack import CHANNEL
 from threadline.channels.slack.settings import SlackSettings
 from threadline.core.channel_traits import ChannelTraits
@@ -62,10 +69,10 @@ def _jobs(components: Sequence[Service]) -> Sequence[Job]:
 
 
 def _events(context: ChannelContext) -> Handler:
-    from threadline.channels.slack.events import events_handler, not_enabled
+    from threadline.channels.slack.events import events_handler
 
     if not context.section(SlackSettings).enabled:
-        return not_enabled
+        return switched_off("Slack", "slack")
     return events_handler(context, _health(context))
 
 

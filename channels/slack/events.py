@@ -66,10 +66,6 @@ def events_handler(context: ChannelContext, health: SlackHealth) -> Handler:
     return handle
 
 
-async def not_enabled(_request: web.Request) -> web.Response:
-    return web.Response(status=404, text="the Slack channel is off: [slack] enabled is false\n")
-
-
 Next = Callable[[], Awaitable[None]]
 
 

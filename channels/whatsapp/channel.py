@@ -6,13 +6,20 @@ enabled builds its parts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel
 
-from threadline.channels.descriptor import Channel, ChannelContext, Handler, Route, section
+from threadline.channels.descriptor import (
+    Channel,
+    ChannelContext,
+    Handler,
+    Route,
+    section,
+    switched_off,
+)
 from threadline.channels.whatsapp import CHANNEL, MEDIA_PATH
 from threadline.channels.whatsapp.settings import WhatsAppSettings
 from threadline.core.channel_traits import ChannelTraits
@@ -42,28 +49,35 @@ def _sender(context: ChannelContext) -> Sender | None:
     return WhatsAppSender(context.sessions, settings, media_links(context))
 
 
+def _while_enabled(
+    build: Callable[[ChannelContext], Handler],
+) -> Callable[[ChannelContext], Handler]:
+    """A route's handler, built only when the channel is on: the twilio SDK stays unimported
+    by a daemon that does not use it."""
+
+    def handler(context: ChannelContext) -> Handler:
+        if not context.section(WhatsAppSettings).enabled:
+            return switched_off("WhatsApp", "whatsapp")
+        return build(context)
+
+    return handler
+
+
 def _media(context: ChannelContext) -> Handler:
     from threadline.channels.whatsapp.media_links import media_handler, media_links
-    from threadline.channels.whatsapp.webhook import not_enabled
 
-    if not context.section(WhatsAppSettings).enabled:
-        return not_enabled
     return media_handler(media_links(context), context.sessions)
 
 
 def _messages(context: ChannelContext) -> Handler:
-    from threadline.channels.whatsapp.webhook import messages_handler, not_enabled
+    from threadline.channels.whatsapp.webhook import messages_handler
 
-    if not context.section(WhatsAppSettings).enabled:
-        return not_enabled
     return messages_handler(context)
 
 
 def _statuses(context: ChannelContext) -> Handler:
-    from threadline.channels.whatsapp.webhook import not_enabled, status_handler
+    from threadline.channels.whatsapp.webhook import status_handler
 
-    if not context.section(WhatsAppSettings).enabled:
-        return not_enabled
     return status_handler(context)
 
 
@@ -83,9 +97,9 @@ WHATSAPP = Channel(
     sections={"whatsapp": WhatsAppSettings},
     sender=_sender,
     routes=(
-        Route("POST", "/twilio/whatsapp", _messages),
-        Route("POST", "/twilio/status", _statuses),
-        Route("GET", MEDIA_PATH + "/{link}/{filename}", _media),
+        Route("POST", "/twilio/whatsapp", _while_enabled(_messages)),
+        Route("POST", "/twilio/status", _while_enabled(_statuses)),
+        Route("GET", MEDIA_PATH + "/{link}/{filename}", _while_enabled(_media)),
     ),
     traits=ChannelTraits(client_id_type="whatsapp", verifies_sender=True),
 )

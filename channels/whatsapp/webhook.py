@@ -69,7 +69,3 @@ def _handler(context: ChannelContext, kind: str, key_of: Keyed) -> Handler:
 def _text(form: MultiDictProxy[str | object], name: str) -> str | None:
     value = form.get(name)
     return value if isinstance(value, str) and value else None
-
-
-async def not_enabled(_request: web.Request) -> web.Response:
-    return web.Response(status=404, text="the WhatsApp channel is off: [whatsapp] enabled\n")
