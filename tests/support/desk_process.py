@@ -4,22 +4,51 @@ configuration, the command line on it, and the intake queue until it has settled
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.daemon import THREADLINE, eventually, write_config
+from tests.support.daemon import THREADLINE, DaemonProcess, eventually, write_config
+from tests.support.ports import free_port
 from threadline.core.models import InboundItem
 
 
-def desk_config(
+@contextmanager
+def desk_daemon(
+    directory: Path,
+    db_url: str,
+    smarthost_port: int,
+    extra: str,
+    commands: Sequence[tuple[str, ...]] = (),
+    max_attempts: int = 5,
+) -> Iterator[tuple[DaemonProcess, int]]:
+    """The desk's daemon, serving, with the port of its SMTP listener; killed on leaving.
+    ``commands`` (``threadline`` command lines: users, departments) run before it starts."""
+    http_port, smtp_port = free_port(), free_port()
+    config = _desk_config(
+        directory / "config.toml", db_url, http_port, smarthost_port, extra, max_attempts
+    )
+    for command in commands:
+        run_threadline(config, *command)
+    env = {"THREADLINE_SMTP__LISTEN": f"127.0.0.1:{smtp_port}"}
+    daemon = DaemonProcess(config, http_port, directory, env)
+    try:
+        daemon.wait_until_serving()
+        yield daemon, smtp_port
+    finally:
+        daemon.kill()
+
+
+def _desk_config(
     path: Path,
     db_url: str,
     http_port: int,
     smarthost_port: int,
     extra: str,
-    max_attempts: int = 5,
+    max_attempts: int,
 ) -> Path:
     """The desk's mail address, the test's sink as smarthost, retries that fall due within a
     second (``max_attempts`` tries of an item), and the channel's ``extra`` tables."""

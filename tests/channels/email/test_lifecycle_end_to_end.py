@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.daemon import DaemonProcess, eventually, free_port
-from tests.support.desk_process import desk_config, run_threadline
+from tests.support.daemon import DaemonProcess, eventually
+from tests.support.desk_process import desk_daemon
 from tests.support.smtp_sink import Received, SmtpSink
 from threadline.core.models import Ticket
 
@@ -60,18 +60,13 @@ class Desk:
 @pytest.fixture
 def desk(tmp_path: Path, db_url: str, sessions: sessionmaker[Session]) -> Iterator[Desk]:
     with SmtpSink() as sink:
-        http_port, smtp_port = free_port(), free_port()
-        config = desk_config(tmp_path / "config.toml", db_url, http_port, sink.port, RULES)
-        run_threadline(config, "departments", "add", "Second line")
-        run_threadline(config, "users", "add", "Grace Hopper", GRACE)
-        run_threadline(config, "users", "add", "Alan Turing", ALAN, "--department", "Second line")
-        env = {"THREADLINE_SMTP__LISTEN": f"127.0.0.1:{smtp_port}"}
-        daemon = DaemonProcess(config, http_port, tmp_path, env)
-        try:
-            daemon.wait_until_serving()
+        commands = [
+            ("departments", "add", "Second line"),
+            ("users", "add", "Grace Hopper", GRACE),
+            ("users", "add", "Alan Turing", ALAN, "--department", "Second line"),
+        ]
+        with desk_daemon(tmp_path, db_url, sink.port, RULES, commands) as (daemon, smtp_port):
             yield Desk(daemon, smtp_port, sink, sessions)
-        finally:
-            daemon.kill()
 
 
 def test_a_rule_gives_the_ticket_to_l1_and_escalate_hands_it_to_l2_by_mail(desk: Desk):

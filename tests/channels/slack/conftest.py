@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.daemon import DaemonProcess, free_port
-from tests.support.desk_process import desk_config, inbound_items, run_threadline, settled
+from tests.support.daemon import DaemonProcess
+from tests.support.desk_process import desk_daemon, inbound_items, run_threadline, settled
 from tests.support.fake_slack import TEAM_ID, FakeSlack, event_envelope, signed_request
 from tests.support.smtp_sink import SmtpSink
 from threadline.core.models import InboundItem, Message, OutboxItem, Ticket
@@ -134,29 +134,21 @@ def slack_desk(tmp_path: Path, db_url: str, sessions: sessionmaker[Session]) -> 
     with FakeSlack() as slack, SmtpSink() as sink:
         slack.add_user(CLIENT_USER, TEAM_ID, "Ada Lovelace")
         slack.add_user(AGENT_USER, TEAM_ID, "Grace Hopper", AGENT_EMAIL)
-        http_port, smtp_port = free_port(), free_port()
-        config = desk_config(
-            tmp_path / "config.toml",
+        started = desk_daemon(
+            tmp_path,
             db_url,
-            http_port,
             sink.port,
             f'\n[slack]\nenabled = true\nsigning_secret = "{SECRET}"\n'
             f'bot_token = "{slack.token}"\napi_base_url = "{slack.api_url}"\n'
             f'support_channels = ["{SUPPORT}"]\nagents_channel = "{AGENTS}"\n',
+            commands=[
+                ("users", "add", "Grace Hopper", AGENT_EMAIL),
+                ("users", "link", AGENT_EMAIL, "slack", f"{TEAM_ID}:{AGENT_USER}"),
+            ],
         )
-        for command in (
-            ("users", "add", "Grace Hopper", AGENT_EMAIL),
-            ("users", "link", AGENT_EMAIL, "slack", f"{TEAM_ID}:{AGENT_USER}"),
-        ):
-            run_threadline(config, *command)
-        env = {"THREADLINE_SMTP__LISTEN": f"127.0.0.1:{smtp_port}"}
-        daemon = DaemonProcess(config, http_port, tmp_path, env)
-        desk = SlackDesk(daemon, slack, sink, smtp_port, sessions, config, count(1), count(1))
-        try:
-            daemon.wait_until_serving()
-            yield desk
-        finally:
-            daemon.kill()
+        with started as (daemon, smtp_port):
+            config = daemon.config
+            yield SlackDesk(daemon, slack, sink, smtp_port, sessions, config, count(1), count(1))
 
 
 def healthz(desk: SlackDesk) -> dict[str, Any]:

@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.daemon import THREADLINE, DaemonProcess, eventually, free_port
-from tests.support.desk_process import desk_config, inbound_items, run_threadline, settled
+from tests.support.daemon import THREADLINE, DaemonProcess, eventually
+from tests.support.desk_process import desk_daemon, inbound_items, run_threadline, settled
 from tests.support.fake_slack import TEAM_ID, FakeSlack, event_envelope, signed_request
 from tests.support.fake_twilio import (
     ACCOUNT_SID,
@@ -104,26 +104,21 @@ def start_desk(
             if api_key:
                 extra = f'api_key = "{API_KEY}"\napi_secret = "{API_SECRET}"\n' + extra
             sink = stack.enter_context(SmtpSink())
-            http_port, smtp_port = free_port(), free_port()
-            config = desk_config(
-                tmp_path / "config.toml",
-                db_url,
-                http_port,
-                sink.port,
-                f'\n[whatsapp]\nenabled = true\naccount_sid = "{ACCOUNT_SID}"\n'
-                f'auth_token = "{AUTH_TOKEN}"\nfrom_number = "+14155238886"\n'
-                f'public_url = "{PUBLIC_URL}"\napi_base_url = "{twilio.url}"\n'
-                f'template_content_sid = "{template}"\n' + extra,
-                max_attempts=2,
+            daemon, smtp_port = stack.enter_context(
+                desk_daemon(
+                    tmp_path,
+                    db_url,
+                    sink.port,
+                    f'\n[whatsapp]\nenabled = true\naccount_sid = "{ACCOUNT_SID}"\n'
+                    f'auth_token = "{AUTH_TOKEN}"\nfrom_number = "+14155238886"\n'
+                    f'public_url = "{PUBLIC_URL}"\napi_base_url = "{twilio.url}"\n'
+                    f'template_content_sid = "{template}"\n' + extra,
+                    commands=[("users", "add", "Grace Hopper", AGENT_EMAIL), *commands],
+                    max_attempts=2,
+                )
             )
-            for command in (("users", "add", "Grace Hopper", AGENT_EMAIL), *commands):
-                run_threadline(config, *command)
-            env = {"THREADLINE_SMTP__LISTEN": f"127.0.0.1:{smtp_port}"}
-            daemon = DaemonProcess(config, http_port, tmp_path, env)
-            stack.callback(daemon.kill)
-            daemon.wait_until_serving()
-            twilio.proxy = (PUBLIC_URL, f"http://127.0.0.1:{http_port}")
-            return WhatsAppDesk(daemon, twilio, sink, smtp_port, sessions, config, count(1))
+            twilio.proxy = (PUBLIC_URL, f"http://127.0.0.1:{daemon.port}")
+            return WhatsAppDesk(daemon, twilio, sink, smtp_port, sessions, daemon.config, count(1))
 
         yield start
 
