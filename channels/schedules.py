@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from threadline.core.cron import cron_expression, cron_trigger
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_JOB_ID = 100
 """The length of ``job_ticks.job_id``."""
@@ -42,20 +44,10 @@ class Cron:
     expression: str
 
     def __post_init__(self) -> None:
-        try:
-            trigger = self.trigger()
-        except ValueError as error:
-            raise ValueError(f"invalid cron expression {self.expression!r}: {error}") from None
-        if any(character.isdigit() for character in self.expression.split()[4]):
-            raise ValueError(
-                f"invalid cron expression {self.expression!r}: name the days of the week "
-                "(mon, tue, ..., sun); APScheduler 3 counts 0 as Monday, cron as Sunday"
-            )
-        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
-            raise ValueError(f"invalid cron expression {self.expression!r}: it never fires")
+        cron_expression(self.expression)
 
     def trigger(self) -> CronTrigger:
-        return CronTrigger.from_crontab(self.expression, timezone=UTC)
+        return cron_trigger(self.expression, UTC)
 
 
 Schedule = Interval | Cron

@@ -21,6 +21,7 @@ from threadline.core.models import (
     MessageText,
     Notification,
     Ticket,
+    TicketTurn,
 )
 from threadline.core.outbox import Outgoing, insert_outbox_rows, outbox_row
 from threadline.core.rows import (
@@ -31,6 +32,7 @@ from threadline.core.rows import (
     NotificationRow,
     RefClaim,
     RefRow,
+    TurnRow,
 )
 
 _INSERT_MESSAGES = BulkInsert(Message.__table__, MessageRow._fields)
@@ -49,6 +51,7 @@ _CLAIM_REFS = (
     )
 )
 _INSERT_NOTIFICATIONS = BulkInsert(Notification.__table__, NotificationRow._fields)
+_INSERT_TURNS = BulkInsert(TicketTurn.__table__, TurnRow._fields)
 _INSERT_ATTACHMENTS = BulkInsert(Attachment.__table__, AttachmentRow._fields)
 _INSERT_BLOBS = BulkInsert(Blob.__table__, BlobRow._fields, skip_conflicts_on=("sha256",))
 _TICKET_COLUMNS = [column.key for column in Ticket.__table__.columns]
@@ -66,6 +69,7 @@ class BatchWrites:
         self._refs: list[RefRow] = []
         self._claims: list[RefClaim] = []
         self._notifications: list[NotificationRow] = []
+        self._turns: list[TurnRow] = []
         self._outbox: list[Outgoing] = []
         self._blobs: dict[str, BlobRow] = {}
         self._attachments: list[AttachmentRow] = []
@@ -84,6 +88,9 @@ class BatchWrites:
 
     def notification(self, row: NotificationRow) -> None:
         self._notifications.append(row)
+
+    def turn(self, row: TurnRow) -> None:
+        self._turns.append(row)
 
     def outbox(self, outgoing: Outgoing) -> None:
         self._outbox.append(outgoing)
@@ -111,6 +118,7 @@ class BatchWrites:
             (_INSERT_TEXTS, self._texts),
             (_INSERT_ATTACHMENTS, self._attachments),
             (_INSERT_REFS, self._refs),
+            (_INSERT_TURNS, self._turns),
         ):
             statement.execute(connection, rows)
         if self._claims:
@@ -122,6 +130,7 @@ class BatchWrites:
             self._texts,
             self._attachments,
             self._refs,
+            self._turns,
             self._claims,
             self._notifications,
             self._outbox,

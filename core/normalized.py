@@ -75,6 +75,9 @@ class ThreadHints:
     threadless: bool = False
     """The channel has no threads at all (WhatsApp): a message continues the sender's latest
     ticket."""
+    answers_notice: bool = False
+    """It answers a notice of ours that concerns no single ticket (a digest): there is no
+    conversation to continue, and a new ticket is not what its writer meant."""
 
     @property
     def referenced(self) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Connection
@@ -54,6 +55,9 @@ class Outgoing:
     idempotency_key: str
     ticket_id: int | None = None
     message_id: int | None = None
+    not_before: datetime | None = None
+    """Held until then (naive UTC): a reminder waiting for its reader's working hours, a
+    notification waiting for the end of its window."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -85,6 +89,7 @@ def outbox_row(outgoing: Outgoing) -> OutboxRow:
         outgoing.ticket_id,
         outgoing.message_id,
         outgoing.payload,
+        outgoing.not_before,
     )
 
 

@@ -31,6 +31,7 @@ from threadline.core.normalized import Classification, Inbound
 from threadline.core.notify import Teller, mark_read
 from threadline.core.outcome import Outcome, Park
 from threadline.core.routing import assign, route, strategy_of
+from threadline.core.rows import TurnRow
 from threadline.core.screening import outbound_allowed
 from threadline.core.settings import (
     AssignmentSettings,
@@ -113,6 +114,13 @@ def receipts(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outco
 def skip_our_own(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
     if it.inbound.classification is Classification.LOOP:
         return Outcome("ignored", reason="our own message came back (loop header)")
+    if it.inbound.hints.answers_notice:
+        if it.inbound.classification.is_automatic:
+            return Outcome("ignored", reason="an automatic answer to a notice of ours")
+        raise Park(
+            "a reply to a notice that concerns no single ticket (a digest, stuck items): "
+            "it belongs to no conversation; answer a ticket from its own notification"
+        )
     return None
 
 
@@ -246,12 +254,17 @@ def refs(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome |
 
 
 def status(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome | None:
+    """A message that passes the turn is recorded as such: the SLA clocks and auto-close are
+    computed from these turns."""
     automatic = it.inbound.classification.is_automatic
-    if it.author.kind == "client" and not it.message.is_internal and not automatic:
-        raise_priority(it.ticket, it.inbound.priority)
+    from_client = it.author.kind == "client"
+    if not it.message.is_internal and not automatic:
+        work.writes.turn(TurnRow(it.ticket.id, work.now, "client" if from_client else "agent"))
+        if from_client:
+            raise_priority(it.ticket, it.inbound.priority)
     on_message(
         it.ticket,
-        from_client=it.author.kind == "client",
+        from_client=from_client,
         internal=it.message.is_internal,
         automatic=automatic,
         now=work.now,

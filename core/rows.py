@@ -54,10 +54,16 @@ class RefClaim(NamedTuple):
 
 class NotificationRow(NamedTuple):
     user_id: int
-    ticket_id: int
+    ticket_id: int | None
     type: str
     content: str
     created_at: datetime
+
+
+class TurnRow(NamedTuple):
+    ticket_id: int
+    at: datetime
+    side: str
 
 
 class BlobRow(NamedTuple):
@@ -84,3 +90,4 @@ class OutboxRow(NamedTuple):
     ticket_id: int | None
     message_id: int | None
     payload: dict[str, Any]
+    next_attempt_at: datetime | None = None

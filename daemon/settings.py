@@ -9,20 +9,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import Field, create_model
+from pydantic import Field, create_model, model_validator
 
 from threadline.channels.descriptor import Channel
 from threadline.core.config_types import Listen, ListenAddress
 from threadline.core.settings import (
     AssignmentSettings,
     AttachmentSettings,
+    AutoCloseSettings,
+    CalendarSettings,
     DatabaseSettings,
+    DigestSettings,
     DispatchSettings,
     IdentitySettings,
     IntakeSettings,
     NotificationSettings,
+    RetentionSettings,
     RoutingSettings,
     Section,
+    SlaSettings,
     ThreadingSettings,
     TicketSettings,
 )
@@ -59,11 +64,31 @@ class Settings(Section):
     assignment: AssignmentSettings = AssignmentSettings()
     attachments: AttachmentSettings = AttachmentSettings()
     notifications: NotificationSettings = NotificationSettings()
+    calendars: list[CalendarSettings] = Field(default_factory=list)
+    sla: SlaSettings = SlaSettings()
+    auto_close: AutoCloseSettings = AutoCloseSettings()
+    digests: DigestSettings = DigestSettings()
+    retention: RetentionSettings = RetentionSettings()
     intake: IntakeSettings = IntakeSettings()
     dispatch: DispatchSettings = DispatchSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     logging: LoggingSettings = LoggingSettings()
     daemon: DaemonSettings = DaemonSettings()
+
+    @model_validator(mode="after")
+    def _calendars_named(self) -> Settings:
+        """A target or agent naming a calendar that is not there would silently count around
+        the clock."""
+        names = [calendar.name for calendar in self.calendars]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"calendars: the name {twice[0]!r} is given twice")
+        for index, target in enumerate(self.sla.targets):
+            if target.calendar and target.calendar not in names:
+                raise ValueError(
+                    f"sla.targets[{index}].calendar: no [[calendars]] is named {target.calendar!r}"
+                )
+        return self
 
 
 _models: dict[tuple[int, ...], type[Settings]] = {}

@@ -10,6 +10,7 @@ from threadline.core.models.keys import DaemonKey
 from threadline.core.models.messages import Attachment, Blob, Message, MessageRef, MessageText
 from threadline.core.models.notifications import Notification
 from threadline.core.models.outbox import OutboxItem
+from threadline.core.models.schedules import Reminder, SlaClock, SlaTicket, TicketTurn
 from threadline.core.models.tickets import Tag, Ticket, ticket_assignments, ticket_tags
 from threadline.core.models.users import AgentSettings, User, UserOAuthAccount
 
@@ -30,9 +31,13 @@ __all__ = [
     "MessageText",
     "Notification",
     "OutboxItem",
+    "Reminder",
+    "SlaClock",
+    "SlaTicket",
     "Suppression",
     "Tag",
     "Ticket",
+    "TicketTurn",
     "User",
     "UserOAuthAccount",
     "ticket_assignments",

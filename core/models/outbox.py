@@ -41,7 +41,7 @@ class OutboxItem(Base):
     kind: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(255))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     delivery_status: Mapped[str] = mapped_column(

@@ -57,4 +57,10 @@ class AgentSettings(Base):
     """A deactivated agent is assigned nothing new and notified of nothing."""
     notification_types: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
     """Type -> whether to deliver it, over ``[notifications] deliver``."""
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    """Where they work (IANA name): their digest's cron is read in it; None: ``[digests]``."""
+    calendar: Mapped[str | None] = mapped_column(String(100))
+    """The ``[[calendars]]`` whose hours their reminders wait for; None: the ticket's."""
+    digest: Mapped[str | None] = mapped_column(String(100))
+    """Their digest's cron expression, or ``off``; None: ``[digests] cron``."""
     updated_at: Mapped[datetime] = updated_at_column()
