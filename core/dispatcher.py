@@ -8,13 +8,16 @@ sends, and one short transaction per row that records its outcome if the lease i
 Delivery is at least once: a worker that dies between a send and its record leaves the row
 leased, and it is sent again when the lease expires. Senders get the row's stable idempotency
 key to make that resend harmless where the provider allows.
+
+Notifications of one burst (``core/notify.py``: same channel, agent, ticket and window) that
+come due in one claim go out as one, listing every message; each row records that send.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -100,12 +103,13 @@ class Dispatcher:
     def run_batch(self) -> int:
         """Claim and handle one batch; the number of rows claimed (0: nothing was due)."""
         rows, lease_ends = self._claim()
-        for row in rows:
+        for burst in _bursts(rows):
             # A row sent after its lease ran out may be sent by another worker too.
             if self._clock() >= lease_ends:
                 break
-            outcome = self._send(row)
-            self._record(row, outcome)
+            outcome = self._send(_together(burst))
+            for row in burst:
+                self._record(row, outcome)
         return len(rows)
 
     def _claim(self) -> tuple[list[OutboxView], datetime]:
@@ -201,6 +205,31 @@ class Dispatcher:
                 attempts=values["attempts"],
                 error=values["last_error"],
             )
+
+
+def _bursts(rows: list[OutboxView]) -> list[list[OutboxView]]:
+    """Rows in claim order, those of one burst together at the place of its first."""
+    groups: dict[object, list[OutboxView]] = {}
+    for row in rows:
+        burst = row.payload.get("burst")
+        key = (row.channel, row.recipient, row.ticket_id, burst) if burst else row.id
+        groups.setdefault(key, []).append(row)
+    return list(groups.values())
+
+
+def _together(burst: list[OutboxView]) -> OutboxView:
+    """One row saying what the burst's rows say: a new ticket stays news, and the body lists
+    every message in order."""
+    first = burst[0]
+    if len(burst) == 1:
+        return first
+    kinds = [row.payload.get("type") for row in burst]
+    kind = "ticket_created" if "ticket_created" in kinds else first.payload.get("type")
+    body = "\n\n".join(
+        f"--- Message {number} of {len(burst)} ---\n{row.payload.get('body', '')}"
+        for number, row in enumerate(burst, 1)
+    )
+    return replace(first, payload={**first.payload, "type": kind, "body": body})
 
 
 def _add_ref(session: Session, row: OutboxView, provider_id: str | None) -> None:

@@ -4,11 +4,18 @@ delivery on their channel where they want that type delivered.
 Deactivated agents are told nothing. The outbox key names the message that caused it, the
 agent and the type, so re-handling an item queues nothing twice, and one message can still
 cause several kinds (an ``#assign`` with a ``#status``).
+
+A burst of client messages is coalesced: each message's delivery is held until the end of its
+window (``[notifications] coalesce_seconds``, counted from the Unix epoch, so every message of
+the window names the same end) and marked with it, and the dispatcher sends the deliveries of
+one window, ticket and agent as one (``core/dispatcher.py``). The rows in ``notifications``
+stay one per message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
@@ -22,6 +29,11 @@ from threadline.core.rows import NotificationRow
 from threadline.core.settings import NotificationSettings
 from threadline.core.store import StoredMessage, store_message
 
+COALESCED = frozenset({"ticket_created", "client_replied"})
+EPOCH = datetime(1970, 1, 1)
+Hold = Callable[[int], datetime | None]
+"""The earliest time a delivery to this agent may go out; None: at once."""
+
 
 def notify(
     work: BatchWork,
@@ -32,10 +44,13 @@ def notify(
     user_ids: Collection[int],
     settings: NotificationSettings,
     traits: Mapping[str, ChannelTraits],
+    hold: Hold | None = None,
 ) -> int:
     """Answers how many deliveries were queued."""
     roster = agent_roster(work)
     addresses = agent_addresses(work, settings.channel, traits)
+    window = window_end(work.now, settings.coalesce_seconds) if kind in COALESCED else None
+    burst = {"burst": window.isoformat()} if window else {}
     queued = 0
     for user_id, email in roster.active(user_ids):
         work.writes.notification(NotificationRow(user_id, ticket.id, kind, content, work.now))
@@ -48,10 +63,11 @@ def notify(
                 channel=channel,
                 kind="notification",
                 recipient=recipient,
-                payload={**payload(ticket, message), "type": kind, "agent_id": user_id},
+                payload={**payload(ticket, message), "type": kind, "agent_id": user_id, **burst},
                 idempotency_key=f"notification:{message.id}:{user_id}:{kind}",
                 ticket_id=ticket.id,
                 message_id=message.id,
+                not_before=window or (hold(user_id) if hold else None),
             )
         )
         queued += 1
@@ -67,14 +83,24 @@ class Teller:
         ticket: Ticket,
         settings: NotificationSettings,
         traits: Mapping[str, ChannelTraits],
+        hold: Hold | None = None,
     ) -> None:
         self._work, self._ticket, self._settings, self._traits = work, ticket, settings, traits
+        self._hold = hold
 
     def __call__(
         self, message: StoredMessage, kind: str, content: str, user_ids: Collection[int]
     ) -> int:
         return notify(
-            self._work, self._ticket, message, kind, content, user_ids, self._settings, self._traits
+            self._work,
+            self._ticket,
+            message,
+            kind,
+            content,
+            user_ids,
+            self._settings,
+            self._traits,
+            self._hold,
         )
 
     def author(self, note: str, user_id: int) -> None:
@@ -83,6 +109,14 @@ class Teller:
         work, ticket = self._work, self._ticket
         message = store_message(work, ticket, None, note, channel=None, internal=True)
         self(message, "command_failed", f"#{ticket.id} {ticket.title}: {note}", {user_id})
+
+
+def window_end(now: datetime, seconds: int) -> datetime | None:
+    """The end of the coalescing window ``now`` falls in; None when nothing is coalesced."""
+    if not seconds:
+        return None
+    period = timedelta(seconds=seconds)
+    return EPOCH + ((now - EPOCH) // period + 1) * period
 
 
 def mark_read(work: BatchWork, user_id: int, ticket_id: int) -> None:

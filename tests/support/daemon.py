@@ -23,6 +23,9 @@ import structlog
 from tests.support.ports import free_port
 
 THREADLINE = Path(sys.executable).parent / "threadline"
+AT_ONCE = {"THREADLINE_NOTIFICATIONS__COALESCE_SECONDS": "0"}
+"""Each notification delivered at once rather than at its window's end: a test waits for what
+it expects, and a window would make that wait up to two minutes."""
 START_TIMEOUT_S = 15.0
 T = TypeVar("T")
 
@@ -62,7 +65,7 @@ class DaemonProcess:
                 [*command, "run", "--config", str(config)],
                 stdout=out,
                 stderr=err,
-                env={**_inherited_environment(), **(env or {})},
+                env={**_inherited_environment(), **AT_ONCE, **(env or {})},
                 cwd=directory,
             )
 

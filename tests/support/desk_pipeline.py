@@ -81,7 +81,7 @@ def desk_pipeline(
         threading=threading or ThreadingSettings(),
         tickets=tickets or TicketSettings(),
         routing=routing or RoutingSettings(),
-        notifications=notifications or NotificationSettings(),
+        notifications=notifications or NotificationSettings(coalesce_seconds=0),
         assignment=assignment or AssignmentSettings(),
         attachments=attachments or AttachmentSettings(),
         traits={**channels.traits(), "whatsapp": WHATSAPP_TRAITS, "slack": SLACK_TRAITS},
