@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from threadline.core.batch_work import BatchWork
 from threadline.core.channel_traits import ChannelTraits, traits_of
@@ -96,7 +97,28 @@ def acknowledgement(ticket: Ticket) -> str:
 def _reply_to_client(work: BatchWork, event: FanOut, traits: Mapping[str, ChannelTraits]) -> int:
     """Rare next to client messages, so it reads the flushed tables rather than caches."""
     ticket = event.ticket
-    session = work.flush()
+    address = client_address(work.flush(), ticket, traits)
+    if isinstance(address, str):
+        note = f"Reply not delivered: {address}."
+        store_message(work, ticket, None, note, channel=None, internal=True)
+        return 0
+    key = f"reply:{event.message.id}"
+    work.writes.outbox(_outgoing(event, address.channel, "reply", address.recipient, key))
+    return 1
+
+
+@dataclass(frozen=True)
+class ClientAddress:
+    channel: str
+    recipient: str
+
+
+def client_address(
+    session: Session, ticket: Ticket, traits: Mapping[str, ChannelTraits]
+) -> ClientAddress | str:
+    """Where the desk writes to the ticket's client: the channel they last wrote from, at
+    their id of the type that channel reaches clients at. Else why it cannot, in words for a
+    note ("the client has no email address"). Auto-close's notice goes there too."""
     channel = session.scalar(
         select(Message.channel)
         .where(
@@ -108,15 +130,7 @@ def _reply_to_client(work: BatchWork, event: FanOut, traits: Mapping[str, Channe
         .limit(1)
     )
     if channel is None:
-        store_message(
-            work,
-            ticket,
-            None,
-            "Reply not delivered: the client has written on no channel it could go out on.",
-            channel=None,
-            internal=True,
-        )
-        return 0
+        return "the client has written on no channel it could go out on"
     id_type = traits_of(traits, channel).client_id_type
     recipient = id_type and session.scalar(
         select(ClientExternalId.value)
@@ -128,17 +142,8 @@ def _reply_to_client(work: BatchWork, event: FanOut, traits: Mapping[str, Channe
         .limit(1)
     )
     if recipient is None:
-        store_message(
-            work,
-            ticket,
-            None,
-            f"Reply not delivered: the client has no {channel} address.",
-            channel=None,
-            internal=True,
-        )
-        return 0
-    work.writes.outbox(_outgoing(event, channel, "reply", recipient, f"reply:{event.message.id}"))
-    return 1
+        return f"the client has no {channel} address"
+    return ClientAddress(channel, recipient)
 
 
 def _feed(work: BatchWork, event: FanOut, feeds: Mapping[str, str]) -> int:

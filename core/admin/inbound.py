@@ -101,7 +101,7 @@ def show_inbound(session: Session, item_id: int) -> InboundDetail:
         raise NotFound(f"no inbound item with id {item_id}")
     *fields, head, created_at, updated_at = row
     return InboundDetail(
-        *fields, bytes(head).decode("utf-8", errors="replace"), created_at, updated_at
+        *fields, bytes(head or b"").decode("utf-8", errors="replace"), created_at, updated_at
     )
 
 

@@ -23,6 +23,7 @@ COMMANDS = {
     "notifications": "notifications",
     "outbox": "outbox",
     "process": "process",
+    "retention": "retention",
     "run": "run",
     "tickets": "tickets",
     "users": "users",
