@@ -15,6 +15,7 @@ HEADLINES = {
     "delivery_failed": "Reply not delivered",
     "digest": "Your tickets",
     "command_failed": "Your reply was not applied",
+    "stuck_items": "Stuck messages need you",
 }
 TYPES = tuple(HEADLINES)
 ALWAYS_DELIVERED = frozenset({"command_failed"})

@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 from threadline.channels.email.marker import LOOP_HEADER, REPLY_MARKER
-from threadline.channels.email.thread_ids import OUR_ID_PREFIX
+from threadline.channels.email.thread_ids import NOTICE_ID_PREFIX, OUR_ID_PREFIX
 from threadline.core.external_ids import InvalidExternalId, normalize
 from threadline.core.notification_types import headline
 from threadline.core.senders import PermanentSendError
@@ -30,6 +30,7 @@ from threadline.core.tokens import ReplyToken, TokenSigner
 MAX_REFERENCES = 10
 """Ids in References: enough for any mail client to thread, bounded for long tickets."""
 DIGEST_CHARS = 16
+NOTICE_FOOTER = "This notice concerns no single ticket; answer a ticket from its own notification."
 
 _PREFIX = re.compile(r"^(?:(?:re|fwd?|aw|wg|sv|vs|antw)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 _MESSAGE_ID = re.compile(r"[!-;=?-~]+@[!-;=?-~]+")
@@ -80,8 +81,11 @@ class MailAttachment:
 class Mail:
     kind: str
     """The outbox row's: ``reply``, ``notification`` or ``acknowledgement``."""
-    ticket_id: int
+    ticket_id: int | None
+    """None: a notice that concerns no single ticket (a digest), with nothing to thread into
+    and nothing a reply could act on."""
     title: str
+    """The ticket's; a notice's subject."""
     body: str
     recipient: str
     """Normalized by :func:`recipient_address`."""
@@ -112,7 +116,8 @@ def recipient_address(text: str) -> str:
 
 
 def message_id(mail: Mail, desk: DeskAddress, signer: TokenSigner) -> str:
-    """``tl.<token>.<digest>@<domain>``, without angle brackets, as message refs store it.
+    """``tl.<token>.<digest>@<domain>``, without angle brackets, as message refs store it;
+    ``tl.notice.<digest>@<domain>`` for a notice, whose ``notice`` no token can be.
 
     The token names the ticket only, never an agent: mail clients copy Message-IDs into the
     References of every later mail, so anyone further down the thread sees them. The digest of
@@ -120,6 +125,8 @@ def message_id(mail: Mail, desk: DeskAddress, signer: TokenSigner) -> str:
     """
     digest = hashlib.sha256(mail.idempotency_key.encode()).digest()
     short = base64.b32encode(digest).decode().lower()[:DIGEST_CHARS]
+    if mail.ticket_id is None:
+        return f"{NOTICE_ID_PREFIX}{short}@{desk.domain}"
     return f"{OUR_ID_PREFIX}{signer.sign(ReplyToken(mail.ticket_id))}.{short}@{desk.domain}"
 
 
@@ -128,8 +135,11 @@ def compose(mail: Mail, desk: DeskAddress, signer: TokenSigner, date: datetime) 
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = Address(one_line(desk.display_name), addr_spec=desk.addr_spec)
     message["To"] = Address(_name_of(mail), addr_spec=mail.recipient)
-    token = signer.sign(ReplyToken(mail.ticket_id, mail.agent_id))
-    message["Reply-To"] = Address(one_line(desk.display_name), addr_spec=desk.with_token(token))
+    if mail.ticket_id is not None:
+        # A notice has no Reply-To: no token may bind its answer to a ticket it is not about,
+        # and the desk's bare address is its From already.
+        token = signer.sign(ReplyToken(mail.ticket_id, mail.agent_id))
+        message["Reply-To"] = Address(one_line(desk.display_name), addr_spec=desk.with_token(token))
     message["Subject"] = subject(mail)
     message["Date"] = format_datetime(date)
     message["Message-ID"] = f"<{message_id(mail, desk, signer)}>"
@@ -149,7 +159,10 @@ def compose(mail: Mail, desk: DeskAddress, signer: TokenSigner, date: datetime) 
 
 
 def subject(mail: Mail) -> str:
-    """One ticket tag, and no ``Re:`` piled on ``Re:`` however often the title was answered."""
+    """One ticket tag, and no ``Re:`` piled on ``Re:`` however often the title was answered;
+    a notice has neither."""
+    if mail.ticket_id is None:
+        return f"{headline(mail.event)}: {one_line(mail.title) or NO_SUBJECT}"
     tag = f"[#{mail.ticket_id}]"
     topic = _topic(mail.title, tag)
     if mail.kind != "notification":
@@ -200,6 +213,8 @@ def _text(mail: Mail) -> str:
         return f"{REPLY_MARKER}\n\n{body}\n"
     if mail.kind == "acknowledgement":
         return f"{REPLY_MARKER}\n\n{body}\n"
+    if mail.ticket_id is None:
+        return f"{body}\n\n-- \n{NOTICE_FOOTER}\n"
     title = _topic(mail.title, f"[#{mail.ticket_id}]")
     client = one_line(mail.client_name) or "The client"
     heading = {

@@ -19,7 +19,7 @@ from threadline.core.senders import OutboxView, PermanentSendError
 
 def outgoing_mail(session: Session, item: OutboxView, recipient: str) -> Mail:
     if item.ticket_id is None:
-        raise PermanentSendError(f"outbox row {item.id} names no ticket; there is nothing to send")
+        return _notice(session, item, recipient)
     found = session.execute(
         select(Ticket.title, Client.name)
         .join(Client, Client.id == Ticket.client_id)
@@ -44,6 +44,23 @@ def outgoing_mail(session: Session, item: OutboxView, recipient: str) -> Mail:
         in_reply_to=_last_client_id(session, item.ticket_id),
         references=_references(session, item.ticket_id),
         attachments=_attachments(session, item.message_id),
+    )
+
+
+def _notice(session: Session, item: OutboxView, recipient: str) -> Mail:
+    """A notification that concerns no single ticket (a digest): all it says is in the row."""
+    if item.kind != "notification":
+        raise PermanentSendError(f"outbox row {item.id} names no ticket; there is nothing to send")
+    agent_id = item.payload.get("agent_id")
+    return Mail(
+        kind=item.kind,
+        ticket_id=None,
+        title=str(item.payload.get("subject", "")),
+        body=str(item.payload.get("body", "")),
+        recipient=recipient,
+        idempotency_key=item.idempotency_key,
+        recipient_name=_agent_name(session, agent_id) if agent_id else "",
+        event=str(item.payload.get("type", "")),
     )
 
 

@@ -123,6 +123,7 @@ def _inbound(message: Message, raw: bytes, meta: Mapping[str, Any]) -> Inbound:
             referenced_tokens=thread_ids.our_tokens((*in_reply_to, *reversed(references))),
             reply_token=addresses.reply_token([*envelope, *to, *cc, *delivered_to]),
             subject_tag=thread_ids.subject_tag(subject),
+            answers_notice=thread_ids.answers_notice(in_reply_to),
         ),
         classification=classification,
         sent_at=thread_ids.sent_at(fields.get("date", ())),

@@ -23,6 +23,8 @@ MAX_TICKET_ID = 2**31 - 1
 lookup on PostgreSQL."""
 INVALID_DOMAIN = "threadline.invalid"
 OUR_ID_PREFIX = "tl."
+NOTICE_ID_PREFIX = f"{OUR_ID_PREFIX}notice."
+"""Our notices that concern no single ticket: ``notice`` is no token."""
 """How the Message-IDs of our mail begin."""
 
 _BRACKETED = re.compile(r"<([^<>\s]+)>")
@@ -62,6 +64,10 @@ def our_tokens(ids: Sequence[str]) -> tuple[str, ...]:
     worth nothing."""
     found = (id_.split(".", 2)[1] for id_ in ids if id_.startswith(OUR_ID_PREFIX))
     return tuple(dict.fromkeys(token for token in found if token))
+
+
+def answers_notice(in_reply_to: Sequence[str]) -> bool:
+    return any(id_.startswith(NOTICE_ID_PREFIX) for id_ in in_reply_to)
 
 
 def subject_tag(subject: str) -> int | None:

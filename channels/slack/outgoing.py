@@ -35,7 +35,7 @@ def outgoing_post(session: Session, item: OutboxView, now: datetime) -> Post:
     """Raises :class:`~threadline.channels.slack.threads.SiblingInFlight` while the row's
     thread is being started by another."""
     if item.ticket_id is None:
-        raise PermanentSendError(f"outbox row {item.id} names no ticket; there is nothing to send")
+        return _notice(item)
     title = session.scalar(select(Ticket.title).where(Ticket.id == item.ticket_id))
     if title is None:
         raise PermanentSendError(f"ticket {item.ticket_id} of outbox row {item.id} is gone")
@@ -59,6 +59,17 @@ def outgoing_post(session: Session, item: OutboxView, now: datetime) -> Post:
         text = f"*{author}:*\n{body}" if thread else f"{heading}\n*{author}:*\n{body}"
         files = message_files(session, item.message_id)
     return Post(_conversation(item), thread, text, files)
+
+
+def _notice(item: OutboxView) -> Post:
+    """A notification that concerns no single ticket (a digest): a DM of its own, never a
+    thread of earlier ones, all it says read from the row."""
+    if item.kind != "notification":
+        raise PermanentSendError(f"outbox row {item.id} names no ticket; there is nothing to send")
+    event = headline(str(item.payload.get("type")))
+    subject = escaped(str(item.payload.get("subject", "")))
+    body = escaped(str(item.payload.get("body", "")))
+    return Post(_conversation(item), None, f"*{event}: {subject}*\n{body}")
 
 
 def _conversation(item: OutboxView) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select
@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from threadline.core.admin.departments import departments_named
 from threadline.core.admin.errors import Conflict, InvalidInput, NotFound
 from threadline.core.admin.names import required_name
+from threadline.core.cron import cron_expression
 from threadline.core.db import upsert_insert
+from threadline.core.digest import OFF
 from threadline.core.external_ids import USER_EMAIL_TYPE, InvalidExternalId, normalize
 from threadline.core.models import (
     AgentSettings,
@@ -24,6 +26,9 @@ from threadline.core.models import (
 )
 from threadline.core.models.base import now_utc
 from threadline.core.models.users import USER_TYPES
+from threadline.core.settings import time_zone
+
+DEFAULT = "default"
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,54 @@ def save_agent_settings(session: Session, user_id: int, **values: object) -> Non
             index_elements=["user_id"], set_={**values, "updated_at": now_utc()}
         )
     )
+
+
+@dataclass(frozen=True)
+class AgentSchedule:
+    """Where and when an agent works; None: the desk's (``[digests]`` for the time zone and
+    the digest, the ticket's calendar)."""
+
+    time_zone: str | None = None
+    calendar: str | None = None
+    digest: str | None = None
+    """A cron expression, or ``off``."""
+
+
+def set_schedule(
+    session: Session, email: str, changes: AgentSchedule, calendars: Collection[str]
+) -> AgentSchedule:
+    """Change what ``changes`` sets (``default``: back to the desk's); answers the schedule as
+    it is now. ``calendars``: the configured ``[[calendars]]`` names, as a name not among them
+    would count around the clock without a word."""
+    user = user_by_email(session, email)
+    checked = {
+        name: _checked(name, value, calendars)
+        for name, value in asdict(changes).items()
+        if value is not None
+    }
+    if checked:
+        save_agent_settings(session, user.id, **checked)
+    row = session.get(AgentSettings, user.id, populate_existing=True)
+    return AgentSchedule(row.time_zone, row.calendar, row.digest) if row else AgentSchedule()
+
+
+def _checked(name: str, value: str, calendars: Collection[str]) -> str | None:
+    if value == DEFAULT:
+        return None
+    try:
+        if name == "time_zone":
+            return time_zone(value)
+        if name == "digest":
+            return value if value == OFF else cron_expression(value)
+    except ValueError as error:
+        raise InvalidInput(f"{name.replace('_', ' ')}: {error}") from None
+    if value not in calendars:
+        configured = ", ".join(sorted(calendars)) or "none"
+        raise InvalidInput(
+            f"calendar: no [[calendars]] is named {value!r} (configured: {configured}); add it "
+            "to the configuration first"
+        )
+    return value
 
 
 def notify_by(session: Session, email: str, channel: str | None) -> User:

@@ -1,5 +1,5 @@
-"""``threadline users add|list|link|notify|notify-types|deactivate|activate|set-role|
-departments``: the agents and administrators who answer tickets."""
+"""``threadline users add|list|link|notify|notify-types|schedule|deactivate|activate|
+set-role|departments``: the agents and administrators who answer tickets."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from threadline.core.admin.agents import (
     set_active,
 )
 from threadline.core.admin.users import (
+    DEFAULT,
+    AgentSchedule,
     add_user,
     link_account,
     list_users,
     notify_by,
     set_departments,
     set_role,
+    set_schedule,
     user_by_email,
 )
 from threadline.core.models.base import now_utc
@@ -202,3 +205,44 @@ def users_notify_types(
         )
     said = ", ".join(f"{kind} {'on' if wanted else 'off'}" for kind, wanted in chosen.items())
     click.echo(f"{email}: {said or 'as [notifications] deliver says'}")
+
+
+@users.command("schedule")
+@click.argument("email")
+@click.option(
+    "--time-zone",
+    metavar="TZ",
+    help=f"Where they work, an IANA name (Europe/Berlin); {DEFAULT}: back to [digests] time_zone.",
+)
+@click.option(
+    "--calendar",
+    metavar="NAME",
+    help=f"The [[calendars]] their reminders wait for; {DEFAULT}: back to the ticket's.",
+)
+@click.option(
+    "--digest",
+    metavar="CRON|off",
+    help=f'When their digest goes out, in their time zone ("0 8 * * mon-fri"); off: never; '
+    f"{DEFAULT}: back to [digests] cron.",
+)
+@config_option
+def users_schedule(
+    email: str,
+    time_zone: str | None,
+    calendar: str | None,
+    digest: str | None,
+    config_path: Path | None,
+) -> None:
+    """Show, or change, the time zone, calendar and digest schedule of the user with address
+    EMAIL."""
+    settings = load(config_path)
+    names = [each.name for each in settings.calendars]
+    with transaction(settings) as session:
+        now = set_schedule(session, email, AgentSchedule(time_zone, calendar, digest), names)
+    shown = (
+        ("time zone", now.time_zone, settings.digests.time_zone),
+        ("calendar", now.calendar, "the ticket's"),
+        ("digest", now.digest, settings.digests.cron),
+    )
+    said = "; ".join(f"{what}: {own or f'{desk} ({DEFAULT})'}" for what, own, desk in shown)
+    click.echo(f"{email}: {said}")

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 import pytest
 
 from threadline.channels.email.compose import (
+    NOTICE_FOOTER,
     DeskAddress,
     Mail,
     MailAttachment,
@@ -48,6 +49,17 @@ NOTIFICATION = replace(
     recipient_name="Grace Hopper",
     agent_id=3,
     event="client_replied",
+)
+
+DIGEST = Mail(
+    kind="notification",
+    ticket_id=None,
+    title="3 assigned to you, 1 overdue",
+    body="Overdue:\n  #7 Server down (waiting_for_agent, urgent)",
+    recipient="grace@desk.example",
+    idempotency_key="digest:3:2026-03-02T07:00:00",
+    recipient_name="Grace Hopper",
+    event="digest",
 )
 
 
@@ -302,3 +314,40 @@ class TestAttachments:
             ("odd name.bin", "application/octet-stream", b"\x00\x01"),
         ]
         assert text_of(message).startswith(REPLY_MARKER)
+
+
+class TestNotice:
+    """A notification about no single ticket: nothing to tag, thread or answer into."""
+
+    def test_its_subject_is_the_headline_and_its_subject_without_a_tag(self):
+        assert sent(DIGEST)["Subject"] == "Your tickets: 3 assigned to you, 1 overdue"
+
+    def test_it_has_no_reply_to_so_no_token_binds_an_answer_to_a_ticket(self):
+        message = sent(DIGEST)
+        assert message["Reply-To"] is None
+        assert message["To"] == "Grace Hopper <grace@desk.example>"
+
+    def test_its_message_id_is_stable_per_row_and_carries_no_ticket_token(self):
+        own = message_id(DIGEST, DESK, SIGNER)
+        assert own.startswith("tl.notice.")
+        assert own.endswith("@desk.example")
+        assert sent(DIGEST)["Message-ID"] == f"<{own}>"
+        assert message_id(replace(DIGEST, idempotency_key="digest:3:x"), DESK, SIGNER) != own
+        assert threaded_by(own) is None
+
+    def test_it_is_auto_generated_mail(self):
+        message = sent(DIGEST)
+        assert message["Auto-Submitted"] == "auto-generated"
+        assert message["X-Auto-Response-Suppress"] == "All"
+        assert message[LOOP_HEADER] == "support@desk.example"
+        assert message["In-Reply-To"] is None
+
+    def test_its_text_is_the_body_without_the_reply_marker_or_the_commands(self):
+        assert text_of(sent(DIGEST)) == (
+            "Overdue:\n  #7 Server down (waiting_for_agent, urgent)\n\n-- \n" + NOTICE_FOOTER
+        )
+
+    def test_a_subject_with_a_line_break_adds_no_header(self):
+        message = sent(replace(DIGEST, title="Hi\r\nBcc: victim@example.com"))
+        assert message["Bcc"] is None
+        assert message["Subject"] == "Your tickets: Hi Bcc: victim@example.com"

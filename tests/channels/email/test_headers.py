@@ -35,6 +35,15 @@ def test_tokens_of_our_own_message_ids_are_handed_to_threading_nearest_first():
     assert parsed(mail(In_Reply_To="<q1@desk.example>")).hints.referenced_tokens == ()
 
 
+def test_an_answer_to_a_notice_of_ours_says_so():
+    """A notice's id (``tl.notice.<digest>@<domain>``) names no ticket: its answer is flagged
+    for the pipeline to park, and ``notice`` is handed to nobody as a token."""
+    answer = parsed(mail(In_Reply_To="<tl.notice.abcdefghijklmnop@desk.example>")).hints
+    assert (answer.answers_notice, answer.referenced_tokens) == (True, ("notice",))
+    forwarded = mail(References="<tl.notice.abcdefghijklmnop@desk.example>")
+    assert parsed(forwarded).hints.answers_notice is False
+
+
 def test_a_bare_in_reply_to_without_brackets_still_counts():
     assert parsed(mail(In_Reply_To="q1@desk.example")).hints.in_reply_to == ("q1@desk.example",)
 
