@@ -5,6 +5,7 @@
   no wake-up announced (a retry whose backoff ended), every ``sweep_interval`` seconds.
 - ``lease_recovery`` (PostgreSQL, cluster-wide): the leases of workers that died with their
   daemon end, so their work is taken again at once rather than when the lease expires.
+- the desk's jobs (``daemon/desk_jobs.py``): SLA, auto-close, digests, stuck items, retention.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from threadline.channels.schedules import Interval, Job, Schedule
 from threadline.core.lease_recovery import release_orphaned
 from threadline.core.models import InboundItem, OutboxItem
+from threadline.daemon.desk_jobs import desk_jobs
 from threadline.daemon.scheduler_settings import (
     LEASE_RECOVERY,
     schedule_for,
@@ -43,6 +45,7 @@ def daemon_jobs(
     ]
     if postgresql:
         defined.append((LEASE_RECOVERY, Interval(LEASE_RECOVERY_S), _recover(sessions, hub), True))
+    defined += [(*job, True) for job in desk_jobs(settings, sessions, hub)]
     jobs = []
     for job_id, default, run, cluster_wide in defined:
         schedule = schedule_for(job_id, default, settings.scheduler)

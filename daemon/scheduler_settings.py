@@ -11,7 +11,23 @@ from threadline.core.settings import Section
 INTAKE_SWEEP = "intake_sweep"
 OUTBOX_SWEEP = "outbox_sweep"
 LEASE_RECOVERY = "lease_recovery"
-JOB_IDS = (INTAKE_SWEEP, OUTBOX_SWEEP, LEASE_RECOVERY)
+SLA, AUTO_CLOSE, DIGESTS, STUCK_ITEMS, RETENTION = (
+    "sla",
+    "auto_close",
+    "digests",
+    "stuck_items",
+    "retention",
+)
+JOB_IDS = (
+    INTAKE_SWEEP,
+    OUTBOX_SWEEP,
+    LEASE_RECOVERY,
+    SLA,
+    AUTO_CLOSE,
+    DIGESTS,
+    STUCK_ITEMS,
+    RETENTION,
+)
 """The daemon's jobs (``daemon/jobs.py``), the ids ``[scheduler.jobs]`` may name."""
 
 

@@ -261,5 +261,5 @@ def test_a_scheduler_job_that_does_not_exist_is_a_problem_naming_the_jobs(tmp_pa
         load_settings(path, {})
     assert raised.value.problems == [
         "scheduler.jobs.intake_swep: no such job; the jobs are intake_sweep, outbox_sweep, "
-        "lease_recovery"
+        "lease_recovery, sla, auto_close, digests, stuck_items, retention"
     ]
