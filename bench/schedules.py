@@ -54,8 +54,13 @@ from threadline.core.models import (
     ticket_assignments,
 )
 from threadline.core.retention import purge
-from threadline.core.settings import CalendarSettings, RetentionSettings, SlaSettings, SlaTarget
-from threadline.core.settings import calendars as by_name
+from threadline.core.schedule_settings import (
+    CalendarSettings,
+    RetentionSettings,
+    SlaSettings,
+    SlaTarget,
+)
+from threadline.core.schedule_settings import calendars as by_name
 from threadline.core.sla import SlaDesk, run_sla
 from threadline.daemon import channels
 from threadline.daemon.settings import default_settings

@@ -53,7 +53,8 @@ from threadline.core.lifecycle import set_status
 from threadline.core.models import ClientExternalId, Reminder, Ticket, TicketTurn
 from threadline.core.notify import Teller, payload, ticket_agents
 from threadline.core.outbox import Outgoing
-from threadline.core.settings import AutoCloseSettings, NotificationSettings
+from threadline.core.schedule_settings import AutoCloseSettings
+from threadline.core.settings import NotificationSettings
 from threadline.core.store import store_message
 
 NOTICE = "auto_close_notice"

@@ -24,7 +24,8 @@ from threadline.core.channel_traits import ChannelTraits
 from threadline.core.cron import cron_trigger, last_fire
 from threadline.core.models import AgentSettings, SlaClock, Ticket, User, ticket_assignments
 from threadline.core.notices import Notice, give_notice
-from threadline.core.settings import DigestSettings, NotificationSettings
+from threadline.core.schedule_settings import DigestSettings
+from threadline.core.settings import NotificationSettings
 from threadline.core.store import NO_SUBJECT
 
 OFF = "off"

@@ -16,11 +16,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from threadline.core.agent_addresses import agent_addresses
 from threadline.core.agent_roster import AgentRoster
 from threadline.core.batch_work import BatchWork
 from threadline.core.channel_traits import ChannelTraits
 from threadline.core.models import AgentSettings, Notification, User
+from threadline.core.notify import tell_each
 from threadline.core.outbox import Outgoing
 from threadline.core.rows import NotificationRow
 from threadline.core.settings import NotificationSettings
@@ -54,33 +54,27 @@ def give_notice(
 ) -> int:
     """Answers how many deliveries were queued."""
     people = work.memo("notice_people", _people)
-    addresses = agent_addresses(work, settings.channel, traits)
     told = _told(work.session, notice, user_ids)
-    queued = 0
-    for user_id, email in people.active(set(user_ids) - told):
-        work.writes.notification(
-            NotificationRow(user_id, None, notice.kind, notice.subject, notice.at)
+
+    def delivery(user_id: int, channel: str, recipient: str) -> Outgoing:
+        return Outgoing(
+            channel=channel,
+            kind="notification",
+            recipient=recipient,
+            payload={
+                "type": notice.kind,
+                "agent_id": user_id,
+                "subject": notice.subject,
+                "body": notice.body,
+            },
+            idempotency_key=f"{notice.kind}:{user_id}:{notice.at.isoformat()}",
         )
-        destination = addresses.of(user_id, email)
-        if destination is None or not people.delivers(user_id, notice.kind, settings.deliver):
-            continue
-        channel, recipient = destination
-        work.writes.outbox(
-            Outgoing(
-                channel=channel,
-                kind="notification",
-                recipient=recipient,
-                payload={
-                    "type": notice.kind,
-                    "agent_id": user_id,
-                    "subject": notice.subject,
-                    "body": notice.body,
-                },
-                idempotency_key=f"{notice.kind}:{user_id}:{notice.at.isoformat()}",
-            )
-        )
-        queued += 1
-    return queued
+
+    def row(user_id: int) -> NotificationRow:
+        return NotificationRow(user_id, None, notice.kind, notice.subject, notice.at)
+
+    left = set(user_ids) - told
+    return tell_each(work, people, left, notice.kind, settings, traits, row, delivery)
 
 
 def _people(session: Session) -> AgentRoster:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 from threadline.core.agent_addresses import agent_addresses
-from threadline.core.agent_roster import agent_roster
+from threadline.core.agent_roster import AgentRoster, agent_roster
 from threadline.core.batch_work import BatchWork
 from threadline.core.channel_traits import ChannelTraits
 from threadline.core.models import Notification, Ticket
@@ -47,29 +47,48 @@ def notify(
     hold: Hold | None = None,
 ) -> int:
     """Answers how many deliveries were queued."""
-    roster = agent_roster(work)
-    addresses = agent_addresses(work, settings.channel, traits)
     window = window_end(work.now, settings.coalesce_seconds) if kind in COALESCED else None
     burst = {"burst": window.isoformat()} if window else {}
-    queued = 0
-    for user_id, email in roster.active(user_ids):
-        work.writes.notification(NotificationRow(user_id, ticket.id, kind, content, work.now))
-        destination = addresses.of(user_id, email)
-        if destination is None or not roster.delivers(user_id, kind, settings.deliver):
-            continue
-        channel, recipient = destination
-        work.writes.outbox(
-            Outgoing(
-                channel=channel,
-                kind="notification",
-                recipient=recipient,
-                payload={**payload(ticket, message), "type": kind, "agent_id": user_id, **burst},
-                idempotency_key=f"notification:{message.id}:{user_id}:{kind}",
-                ticket_id=ticket.id,
-                message_id=message.id,
-                not_before=window or (hold(user_id) if hold else None),
-            )
+
+    def delivery(user_id: int, channel: str, recipient: str) -> Outgoing:
+        return Outgoing(
+            channel=channel,
+            kind="notification",
+            recipient=recipient,
+            payload={**payload(ticket, message), "type": kind, "agent_id": user_id, **burst},
+            idempotency_key=f"notification:{message.id}:{user_id}:{kind}",
+            ticket_id=ticket.id,
+            message_id=message.id,
+            not_before=window or (hold(user_id) if hold else None),
         )
+
+    def row(user_id: int) -> NotificationRow:
+        return NotificationRow(user_id, ticket.id, kind, content, work.now)
+
+    return tell_each(work, agent_roster(work), user_ids, kind, settings, traits, row, delivery)
+
+
+def tell_each(
+    work: BatchWork,
+    people: AgentRoster,
+    user_ids: Collection[int],
+    kind: str,
+    settings: NotificationSettings,
+    traits: Mapping[str, ChannelTraits],
+    row: Callable[[int], NotificationRow],
+    delivery: Callable[[int, str, str], Outgoing],
+) -> int:
+    """A ``notifications`` row for each active one of ``user_ids``, and a delivery
+    (``delivery(user, channel, recipient)``) where they can be reached and want ``kind``
+    delivered; answers how many deliveries were queued."""
+    addresses = agent_addresses(work, settings.channel, traits)
+    queued = 0
+    for user_id, email in people.active(user_ids):
+        work.writes.notification(row(user_id))
+        destination = addresses.of(user_id, email)
+        if destination is None or not people.delivers(user_id, kind, settings.deliver):
+            continue
+        work.writes.outbox(delivery(user_id, *destination))
         queued += 1
     return queued
 

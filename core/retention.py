@@ -40,7 +40,7 @@ from threadline.core.models import (
     OutboxItem,
     Ticket,
 )
-from threadline.core.settings import RetentionSettings
+from threadline.core.schedule_settings import RetentionSettings
 
 BATCHES_PER_RUN = 5
 """Transactions per category in one run of the scheduled job."""

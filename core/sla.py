@@ -49,13 +49,8 @@ from threadline.core.models import (
     TicketTurn,
 )
 from threadline.core.notify import Hold, Teller, ticket_agents
-from threadline.core.settings import (
-    AssignmentSettings,
-    NotificationSettings,
-    RoutingSettings,
-    SlaSettings,
-    SlaTarget,
-)
+from threadline.core.schedule_settings import SlaSettings, SlaTarget
+from threadline.core.settings import AssignmentSettings, NotificationSettings, RoutingSettings
 from threadline.core.sla_clocks import STOPPED, TicketClock, Turn, due_times
 from threadline.core.store import store_message
 
@@ -123,6 +118,7 @@ class SlaTick:
 
 
 def run_sla(sessions: sessionmaker[Session], desk: SlaDesk, now: datetime) -> SlaTick:
+    """One tick: computing first, so that a reminder goes out only for current clocks."""
     if not desk.sla.targets:
         return SlaTick(0, 0)
     computed = 0

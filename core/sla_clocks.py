@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from threadline.core.business_time import Calendar
-from threadline.core.settings import SlaTarget
+from threadline.core.schedule_settings import SlaTarget
 
 FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION = "first_response", "next_response", "resolution"
 TARGETS = (FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION)

@@ -24,7 +24,7 @@ from threadline.core.auto_close import auto_close
 from threadline.core.digest import send_digests
 from threadline.core.models import JobTick
 from threadline.core.retention import purge
-from threadline.core.settings import calendars
+from threadline.core.schedule_settings import calendars
 from threadline.core.sla import SlaDesk, run_sla
 from threadline.core.stuck import remind_stuck_items
 from threadline.daemon import channels

@@ -13,21 +13,23 @@ from pydantic import Field, create_model, model_validator
 
 from threadline.channels.descriptor import Channel
 from threadline.core.config_types import Listen, ListenAddress
+from threadline.core.schedule_settings import (
+    AutoCloseSettings,
+    CalendarSettings,
+    DigestSettings,
+    RetentionSettings,
+    SlaSettings,
+)
 from threadline.core.settings import (
     AssignmentSettings,
     AttachmentSettings,
-    AutoCloseSettings,
-    CalendarSettings,
     DatabaseSettings,
-    DigestSettings,
     DispatchSettings,
     IdentitySettings,
     IntakeSettings,
     NotificationSettings,
-    RetentionSettings,
     RoutingSettings,
     Section,
-    SlaSettings,
     ThreadingSettings,
     TicketSettings,
 )

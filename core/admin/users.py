@@ -26,7 +26,7 @@ from threadline.core.models import (
 )
 from threadline.core.models.base import now_utc
 from threadline.core.models.users import USER_TYPES
-from threadline.core.settings import time_zone
+from threadline.core.schedule_settings import time_zone
 
 DEFAULT = "default"
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     DateTime,
-    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -49,6 +48,9 @@ class InboundItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime())
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column()
+    """The message it became. No foreign key: deleting a message (retention) would look for
+    items naming it, which needs an index that every processed item would pay for; retention
+    clears the link itself."""
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()

@@ -5,7 +5,6 @@ who cannot be told is left ``unresolved`` rather than closed."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -18,11 +17,10 @@ from tests.support.messages import SLACK_TRAITS, WHATSAPP_TRAITS, email, whatsap
 from tests.support.outbox import RecordingSender
 from threadline.core.admin.users import add_user
 from threadline.core.auto_close import AutoCloseRun, auto_close
-from threadline.core.dispatcher import Dispatcher
 from threadline.core.models import Message, Notification, OutboxItem, Reminder, Ticket, User
 from threadline.core.normalized import Classification, Inbound, SenderIdentity, ThreadHints
-from threadline.core.senders import SenderRegistry
-from threadline.core.settings import AutoCloseSettings, DispatchSettings, NotificationSettings
+from threadline.core.schedule_settings import AutoCloseSettings
+from threadline.core.settings import NotificationSettings
 from threadline.core.tokens import ReplyToken
 from threadline.daemon import channels
 
@@ -216,14 +214,7 @@ def test_the_notice_reaches_the_clients_sender(desk: DeskPipeline):
     since = agent_replies(desk, ticket_id, "r1@desk")
     run(desk, since + timedelta(days=7))
     sender = RecordingSender()
-    senders = SenderRegistry()
-    senders.register("email", sender)
-    dispatcher = Dispatcher(
-        desk.sessions, senders, DispatchSettings(), desk.clock, "worker-a", random.Random(7)
-    )
-
-    while dispatcher.run_batch():
-        pass
+    desk.dispatch(sender)
 
     sent = [(item.kind, item.recipient, item.payload["body"]) for item in sender.sent]
     assert ("acknowledgement", ADA, "Still there?") in sent

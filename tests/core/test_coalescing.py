@@ -3,7 +3,6 @@ message, while ``notifications`` keeps a row per message; on both databases."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import replace
 
 import pytest
@@ -14,10 +13,8 @@ from tests.support.desk_pipeline import DeskPipeline, desk_pipeline
 from tests.support.messages import email
 from tests.support.outbox import RecordingSender
 from threadline.core.admin.users import add_user
-from threadline.core.dispatcher import Dispatcher
 from threadline.core.models import Notification, OutboxItem
-from threadline.core.senders import SenderRegistry
-from threadline.core.settings import DispatchSettings, NotificationSettings
+from threadline.core.settings import NotificationSettings
 
 GRACE, ALAN = "grace@desk.example", "alan@desk.example"
 
@@ -30,16 +27,6 @@ def desk(sessions: sessionmaker[Session]) -> DeskPipeline:
     return desk_pipeline(sessions, notifications=NotificationSettings(coalesce_seconds=120))
 
 
-def dispatch(desk: DeskPipeline, sender: RecordingSender) -> None:
-    senders = SenderRegistry()
-    senders.register("email", sender)
-    dispatcher = Dispatcher(
-        desk.sessions, senders, DispatchSettings(), desk.clock, "worker", random.Random(1)
-    )
-    while dispatcher.run_batch():
-        pass
-
-
 def test_a_burst_of_five_messages_is_one_delivery_per_agent(desk: DeskPipeline):
     # 10:00:10 to 10:01:30: one window, which ends at 10:02.
     desk.clock.now = desk.clock.now.replace(hour=10, minute=0, second=10)
@@ -50,11 +37,11 @@ def test_a_burst_of_five_messages_is_one_delivery_per_agent(desk: DeskPipeline):
         desk.deliver(replace(reply, reply_text=f"Text {number}"))
 
     sender = RecordingSender()
-    dispatch(desk, sender)
+    desk.dispatch(sender)
     assert sender.sent == []  # held to the window's end
 
     desk.clock.now = desk.clock.now.replace(minute=2, second=0)
-    dispatch(desk, sender)
+    desk.dispatch(sender)
     assert sorted(item.recipient for item in sender.sent) == [ALAN, GRACE]
     for item in sender.sent:
         # A new ticket stays news, and the body lists every message in order.
@@ -72,7 +59,7 @@ def test_a_burst_of_five_messages_is_one_delivery_per_agent(desk: DeskPipeline):
     # The next window is a delivery of its own.
     desk.deliver(email("ada@example.com", "m5@client", in_reply_to=("m0@client",)))
     desk.clock.advance(seconds=120)
-    dispatch(desk, sender)
+    desk.dispatch(sender)
     assert len(sender.sent) == 4
     assert {item.payload["type"] for item in sender.sent[2:]} == {"client_replied"}
 
@@ -84,5 +71,5 @@ def test_no_window_delivers_each_message_at_once(sessions: sessionmaker[Session]
     desk.deliver(email("ada@example.com", "m0@client"))
     desk.deliver(email("ada@example.com", "m1@client", in_reply_to=("m0@client",)))
     sender = RecordingSender()
-    dispatch(desk, sender)
+    desk.dispatch(sender)
     assert [item.payload["type"] for item in sender.sent] == ["ticket_created", "client_replied"]

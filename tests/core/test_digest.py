@@ -27,8 +27,9 @@ from threadline.core.models import (
     Ticket,
     ticket_assignments,
 )
+from threadline.core.schedule_settings import DigestSettings
 from threadline.core.senders import SenderRegistry
-from threadline.core.settings import DigestSettings, DispatchSettings, NotificationSettings
+from threadline.core.settings import DispatchSettings, NotificationSettings
 from threadline.core.tokens import TokenSigner
 from threadline.daemon import channels
 

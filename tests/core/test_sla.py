@@ -28,15 +28,12 @@ from threadline.core.models import (
     User,
 )
 from threadline.core.normalized import Classification
+from threadline.core.schedule_settings import CalendarSettings, SlaSettings, SlaTarget, calendars
 from threadline.core.settings import (
     AssignmentRule,
     AssignmentSettings,
-    CalendarSettings,
     NotificationSettings,
     RoutingSettings,
-    SlaSettings,
-    SlaTarget,
-    calendars,
 )
 from threadline.core.sla import SlaDesk, run_sla
 from threadline.core.tokens import ReplyToken

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -9,13 +10,17 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.messages import SLACK_TRAITS, WHATSAPP_TRAITS
+from tests.support.outbox import RecordingSender
+from threadline.core.dispatcher import Dispatcher
 from threadline.core.normalized import Inbound
 from threadline.core.outcome import Outcome
 from threadline.core.pipeline import Pipeline, PipelineSettings
 from threadline.core.pipeline_steps import STEPS, Step
+from threadline.core.senders import SenderRegistry
 from threadline.core.settings import (
     AssignmentSettings,
     AttachmentSettings,
+    DispatchSettings,
     IdentitySettings,
     NotificationSettings,
     RoutingSettings,
@@ -51,6 +56,17 @@ class DeskPipeline:
         transaction."""
         (outcome,) = self.deliver_batch([inbound])
         return outcome
+
+    def dispatch(self, sender: RecordingSender, channel: str = "email") -> None:
+        """Send what is due by the desk's clock through ``sender``, as ``channel``'s, until
+        nothing is left."""
+        senders = SenderRegistry()
+        senders.register(channel, sender)
+        dispatcher = Dispatcher(
+            self.sessions, senders, DispatchSettings(), self.clock, "worker", random.Random(7)
+        )
+        while dispatcher.run_batch():
+            pass
 
     def deliver_batch(self, inbounds: list[Inbound]) -> list[Outcome]:
         """Messages handled together, as the processor hands a batch over: later ones may

@@ -1,6 +1,8 @@
 """What the scheduled jobs keep: whose turn each ticket is, its SLA clocks, the reminders
-that fired, and each agent's time zone, calendar and digest schedule; and indexes on the
-references to messages that had none, which deleting a message (retention) checks.
+that fired, and each agent's time zone, calendar and digest schedule. Deleting messages
+(retention) checks every reference to them: the outbox's gets an index, and the intake
+queue's link to the message an item became loses its foreign key instead, which an index
+would have cost every processed item (7 % of PostgreSQL's throughput, bench/README.md).
 
 Revision ID: 0011
 Revises: 0010
@@ -68,8 +70,9 @@ def upgrade() -> None:
         _ticket("reminders"),
         sa.PrimaryKeyConstraint("ticket_id", "kind", "due_at", name=op.f("pk_reminders")),
     )
-    for table in ("inbound_items", "outbox"):
-        op.create_index(op.f(f"ix_{table}_message_id"), table, ["message_id"], unique=False)
+    op.create_index(op.f("ix_outbox_message_id"), "outbox", ["message_id"], unique=False)
+    with op.batch_alter_table("inbound_items") as table:
+        table.drop_constraint("fk_inbound_items_message_id_messages", type_="foreignkey")
     with op.batch_alter_table("agent_settings") as table:
         table.add_column(sa.Column("time_zone", sa.String(length=64), nullable=True))
         table.add_column(sa.Column("calendar", sa.String(length=100), nullable=True))
@@ -81,8 +84,11 @@ def downgrade() -> None:
         table.drop_column("digest")
         table.drop_column("calendar")
         table.drop_column("time_zone")
-    for table in ("inbound_items", "outbox"):
-        op.drop_index(op.f(f"ix_{table}_message_id"), table_name=table)
+    with op.batch_alter_table("inbound_items") as table:
+        table.create_foreign_key(
+            "fk_inbound_items_message_id_messages", "messages", ["message_id"], ["id"]
+        )
+    op.drop_index(op.f("ix_outbox_message_id"), table_name="outbox")
     op.drop_table("reminders")
     op.drop_index(op.f("ix_sla_clocks_due_at"), table_name="sla_clocks")
     op.drop_table("sla_clocks")
