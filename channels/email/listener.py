@@ -22,6 +22,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 
 from threadline.channels.email import CHANNEL
+from threadline.channels.email.connection_limits import ConnectionLimits
 from threadline.channels.email.dedup import mail_dedup_key
 from threadline.channels.email.recipients import InvalidRecipientSetting, RecipientPolicy
 from threadline.channels.email.settings import EmailSettings, SmtpSettings
@@ -44,10 +45,13 @@ class ListenerSetupError(Exception):
 class MailHandler:
     """aiosmtpd's hooks: who may receive at RCPT, the durable accept at DATA."""
 
-    def __init__(self, intake: Intake, recipients: RecipientPolicy, lmtp: bool) -> None:
+    def __init__(
+        self, intake: Intake, recipients: RecipientPolicy, lmtp: bool, limits: ConnectionLimits
+    ) -> None:
         self._intake = intake
         self._recipients = recipients
         self._lmtp = lmtp
+        self.limits = limits
         self._accepts: set[asyncio.Task[Accepted]] = set()
         self.last_failure: BaseException | None = None
         """The latest accept's error, kept until one succeeds (for /healthz)."""
@@ -63,6 +67,22 @@ class MailHandler:
         refuse every login), so no sender is tempted to try it."""
         session.host_name = hostname
         return [line for line in lines if not line.startswith("250-AUTH")]
+
+    async def handle_MAIL(
+        self,
+        _server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        """A client over its rate of transactions is told to come back later."""
+        refusal = self.limits.transaction(_peer_host(session.peer))
+        if refusal is not None:
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self,
@@ -152,11 +172,40 @@ class _SizeReplies:
         await super().push(status)
 
 
-class _SmtpSession(_SizeReplies, SMTP):
+class _Limited:
+    """Turns a connection over the limits away with ``421`` before the greeting, and counts
+    the admitted ones out when they end."""
+
+    event_handler: MailHandler
+    _original_transport: asyncio.BaseTransport | None
+    transport: asyncio.BaseTransport | None
+    _client: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None and self._original_transport is None:
+            client = _peer_host(transport.get_extra_info("peername"))
+            refusal = self.event_handler.limits.admit(client)
+            if refusal is not None:
+                _log.warning("smtp connection refused", peer=client, reply=refusal)
+                transport.write(f"{refusal}\r\n".encode())  # type: ignore[attr-defined]
+                transport.close()
+                return
+            self._client = client
+        super().connection_made(transport)  # type: ignore[misc]
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._client is None:
+            return
+        self.event_handler.limits.release(self._client)
+        self._client = None
+        super().connection_lost(error)  # type: ignore[misc]
+
+
+class _SmtpSession(_Limited, _SizeReplies, SMTP):
     pass
 
 
-class _LmtpSession(_SizeReplies, LMTP):
+class _LmtpSession(_Limited, _SizeReplies, LMTP):
     pass
 
 
@@ -171,11 +220,15 @@ class MailListener:
         except InvalidRecipientSetting as error:
             raise ListenerSetupError(str(error)) from None
         lmtp = smtp.protocol == "lmtp"
-        self.handler = MailHandler(intake, recipients, lmtp)
+        limits = ConnectionLimits(
+            smtp.max_connections, smtp.max_connections_per_client, smtp.max_mails_per_client_minute
+        )
+        self.handler = MailHandler(intake, recipients, lmtp, limits)
         self._session_class = _LmtpSession if lmtp else _SmtpSession
         self._tls = tls_context(smtp.tls_certificate, smtp.tls_key)
         self.listen = smtp.listen
         self._max_size = email.max_message_size
+        self._idle_timeout = smtp.idle_timeout
         self._server: asyncio.Server | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
@@ -195,6 +248,7 @@ class MailListener:
                 hostname=hostname,
                 ident=IDENT,
                 tls_context=self._tls,
+                timeout=self._idle_timeout,
                 loop=loop,
             )
             self._sessions.add(session)

@@ -62,6 +62,16 @@ class SmtpSettings(Section):
     tls_certificate: str = ""
     """PEM file; with ``tls_key`` the listener offers STARTTLS."""
     tls_key: str = Field(default="", validate_default=True)
+    idle_timeout: float = Field(default=60.0, gt=0)
+    """Seconds a client may stay silent before it is hung up on (aiosmtpd's own default is
+    300: idle connections are what a host that wants to deny the service holds)."""
+    max_connections: int = Field(default=500, ge=1)
+    """Connections at once; one more is told ``421`` before the greeting."""
+    max_connections_per_client: int = Field(default=50, ge=1)
+    """Connections at once from one client address, so that one host cannot take them all."""
+    max_mails_per_client_minute: int = Field(default=1200, ge=0)
+    """Mail transactions (``MAIL FROM``) per client address in any 60 s; one more is told
+    ``451``, and its server tries again later. 0: no limit."""
 
     @field_validator("tls_key")
     @classmethod
