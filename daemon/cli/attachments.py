@@ -9,7 +9,7 @@ import click
 from threadline.core.admin.attachments import held_files, release
 from threadline.core.models.base import now_utc
 from threadline.daemon.cli.common import config_option, load, transaction
-from threadline.daemon.cli.output import emit_json, emit_table, format_option
+from threadline.daemon.cli.output import emit_list, format_option
 
 
 @click.group("attachments")
@@ -25,15 +25,11 @@ def attachments_list(ticket_id: int | None, output_format: str, config_path: Pat
     """List the files held back, oldest first."""
     with transaction(load(config_path)) as session:
         found = held_files(session, ticket_id)
-    if output_format == "json":
-        emit_json(found)
-        return
-    emit_table(
+    emit_list(
+        found,
+        output_format,
         ["ID", "TICKET", "MESSAGE", "FILE", "TYPE", "BYTES", "WHY"],
-        (
-            [f.id, f.ticket_id, f.message_id, f.filename, f.content_type, f.size, f.reason]
-            for f in found
-        ),
+        lambda f: [f.id, f.ticket_id, f.message_id, f.filename, f.content_type, f.size, f.reason],
         empty="no files are held back",
     )
 

@@ -9,7 +9,7 @@ import click
 from threadline.core.admin.clients import add_client, link_external_id, list_clients
 from threadline.core.external_ids import SUPPORTED_TYPES
 from threadline.daemon.cli.common import config_option, load, transaction
-from threadline.daemon.cli.output import emit_json, emit_table, format_option
+from threadline.daemon.cli.output import emit_list, format_option
 
 ID_TYPE = click.Choice(SUPPORTED_TYPES)
 
@@ -65,11 +65,10 @@ def clients_list(output_format: str, config_path: Path | None) -> None:
     """List every client with their external ids."""
     with transaction(load(config_path)) as session:
         found = list_clients(session)
-    if output_format == "json":
-        emit_json(found)
-        return
-    emit_table(
+    emit_list(
+        found,
+        output_format,
         ["ID", "NAME", "EXTERNAL IDS", "CREATED"],
-        ([c.id, c.name, ", ".join(map(str, c.external_ids)) or None, c.created_at] for c in found),
+        lambda c: [c.id, c.name, ", ".join(map(str, c.external_ids)) or None, c.created_at],
         empty="no clients yet",
     )

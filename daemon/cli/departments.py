@@ -8,7 +8,7 @@ import click
 
 from threadline.core.admin.departments import add_department, list_departments
 from threadline.daemon.cli.common import config_option, load, transaction
-from threadline.daemon.cli.output import emit_json, emit_table, format_option
+from threadline.daemon.cli.output import emit_list, format_option
 
 
 @click.group("departments")
@@ -34,11 +34,10 @@ def departments_list(output_format: str, config_path: Path | None) -> None:
     """List departments with how many agents work for each."""
     with transaction(load(config_path)) as session:
         found = list_departments(session)
-    if output_format == "json":
-        emit_json(found)
-        return
-    emit_table(
+    emit_list(
+        found,
+        output_format,
         ["ID", "NAME", "AGENTS", "DESCRIPTION"],
-        ([d.id, d.name, d.agent_count, d.description] for d in found),
+        lambda d: [d.id, d.name, d.agent_count, d.description],
         empty="no departments yet: add one with `threadline departments add NAME`",
     )

@@ -18,7 +18,7 @@ from threadline.core.admin.inbound import (
 from threadline.core.models.base import now_utc
 from threadline.core.models.inbound import INBOUND_STATUSES
 from threadline.daemon.cli.common import config_option, load, transaction
-from threadline.daemon.cli.output import cell_text, emit_json, emit_table, format_option, safe_text
+from threadline.daemon.cli.output import cell_text, emit_json, emit_list, format_option, safe_text
 
 RETRY_HINT = (
     "a running daemon picks it up within intake.sweep_interval, "
@@ -51,24 +51,20 @@ def inbound_list(
         raise click.UsageError(f"--parked contradicts --status {status}")
     with transaction(load(config_path)) as session:
         found = list_inbound(session, "parked" if parked else status, limit)
-    if output_format == "json":
-        emit_json(found)
-        return
-    emit_table(
+    emit_list(
+        found,
+        output_format,
         ["ID", "CHANNEL", "STATUS", "ATTEMPTS", "SIZE", "RECEIVED", "NEXT ATTEMPT", "ERROR"],
-        (
-            [
-                i.id,
-                i.channel,
-                i.status,
-                i.attempts,
-                i.size,
-                i.created_at,
-                i.next_attempt_at,
-                i.last_error,
-            ]
-            for i in found
-        ),
+        lambda i: [
+            i.id,
+            i.channel,
+            i.status,
+            i.attempts,
+            i.size,
+            i.created_at,
+            i.next_attempt_at,
+            i.last_error,
+        ],
         empty="no inbound items match",
     )
 

@@ -8,7 +8,7 @@ import click
 
 from threadline.core.admin.notifications import list_notifications, read_all, read_notification
 from threadline.daemon.cli.common import config_option, load, transaction
-from threadline.daemon.cli.output import emit_json, emit_table, format_option
+from threadline.daemon.cli.output import emit_list, format_option
 
 
 @click.group("notifications")
@@ -30,23 +30,19 @@ def notifications_list(
     """List notifications, newest first."""
     with transaction(load(config_path)) as session:
         found = list_notifications(session, email, unread, limit)
-    if output_format == "json":
-        emit_json(found)
-        return
-    emit_table(
+    emit_list(
+        found,
+        output_format,
         ["ID", "USER", "TICKET", "TYPE", "READ", "CREATED", "CONTENT"],
-        (
-            [
-                n.id,
-                n.user,
-                n.ticket_id,
-                n.type,
-                "yes" if n.is_read else "no",
-                n.created_at,
-                n.content,
-            ]
-            for n in found
-        ),
+        lambda n: [
+            n.id,
+            n.user,
+            n.ticket_id,
+            n.type,
+            "yes" if n.is_read else "no",
+            n.created_at,
+            n.content,
+        ],
         empty="no notifications match",
     )
 

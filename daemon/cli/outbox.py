@@ -17,7 +17,13 @@ from threadline.core.admin.outbox import (
 from threadline.core.models.base import now_utc
 from threadline.core.models.outbox import OUTBOX_STATUSES
 from threadline.daemon.cli.common import config_option, load, transaction
-from threadline.daemon.cli.output import cell_text, emit_json, emit_table, format_option, safe_text
+from threadline.daemon.cli.output import (
+    cell_text,
+    emit_json,
+    emit_list,
+    format_option,
+    safe_text,
+)
 
 
 @click.group("outbox")
@@ -41,10 +47,9 @@ def outbox_list(
         raise click.UsageError("--parked and --status contradict each other; give one")
     with transaction(load(config_path)) as session:
         found = list_outbox(session, "parked" if parked else status, limit)
-    if output_format == "json":
-        emit_json(found)
-        return
-    emit_table(
+    emit_list(
+        found,
+        output_format,
         [
             "ID",
             "STATUS",
@@ -57,21 +62,18 @@ def outbox_list(
             "NEXT TRY",
             "ERROR",
         ],
-        (
-            [
-                row.id,
-                row.status,
-                row.delivery_status,
-                row.channel,
-                row.kind,
-                row.recipient,
-                row.ticket_id,
-                row.attempts,
-                row.next_attempt_at,
-                row.last_error,
-            ]
-            for row in found
-        ),
+        lambda row: [
+            row.id,
+            row.status,
+            row.delivery_status,
+            row.channel,
+            row.kind,
+            row.recipient,
+            row.ticket_id,
+            row.attempts,
+            row.next_attempt_at,
+            row.last_error,
+        ],
         empty="no outbox rows match",
     )
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """Control characters but newline and tab: stored text came from strangers, and must not move
@@ -47,6 +48,20 @@ def json_line(document: Any) -> str:
     leaves U+2028, U+2029 and U+0085 raw inside strings, and Python's ``splitlines``, many
     editors and older JavaScript parsers end a line there. Escaped, they read back the same."""
     return json.dumps(document, ensure_ascii=False).translate(_LINE_BREAKS)
+
+
+def emit_list(
+    found: Sequence[T],
+    output_format: str,
+    headers: Sequence[str],
+    row: Callable[[T], Sequence[object]],
+    empty: str,
+) -> None:
+    """What a list command found: the JSON document, or a table of ``row`` of each."""
+    if output_format == "json":
+        emit_json(list(found))
+        return
+    emit_table(headers, (row(item) for item in found), empty)
 
 
 def emit_table(headers: Sequence[str], rows: Iterable[Sequence[object]], empty: str) -> None:

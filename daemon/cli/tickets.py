@@ -17,7 +17,7 @@ from threadline.daemon.cli.common import config_option, database, load, transact
 from threadline.daemon.cli.output import (
     cell_text,
     emit_json,
-    emit_table,
+    emit_list,
     format_option,
     json_line,
     safe_text,
@@ -50,23 +50,19 @@ def tickets_list(
     """List tickets, newest first."""
     with transaction(load(config_path)) as session:
         found = list_tickets(session, status, client_id, department, limit)
-    if output_format == "json":
-        emit_json(found)
-        return
-    emit_table(
+    emit_list(
+        found,
+        output_format,
         ["ID", "STATUS", "PRIORITY", "CLIENT", "DEPARTMENT", "UPDATED", "TITLE"],
-        (
-            [
-                t.id,
-                t.status,
-                t.priority,
-                t.client.name,
-                t.department.name if t.department else None,
-                t.updated_at,
-                t.title,
-            ]
-            for t in found
-        ),
+        lambda t: [
+            t.id,
+            t.status,
+            t.priority,
+            t.client.name,
+            t.department.name if t.department else None,
+            t.updated_at,
+            t.title,
+        ],
         empty="no tickets match",
     )
 

@@ -30,7 +30,7 @@ from threadline.core.models.users import USER_TYPES
 from threadline.core.notification_types import TYPES
 from threadline.daemon import channels
 from threadline.daemon.cli.common import config_option, load, transaction
-from threadline.daemon.cli.output import emit_json, emit_table, format_option
+from threadline.daemon.cli.output import emit_list, format_option
 
 
 @click.group("users")
@@ -78,15 +78,11 @@ def users_list(output_format: str, config_path: Path | None) -> None:
     """List every user."""
     with transaction(load(config_path)) as session:
         found = list_users(session)
-    if output_format == "json":
-        emit_json(found)
-        return
-    emit_table(
+    emit_list(
+        found,
+        output_format,
         ["ID", "TYPE", "NAME", "EMAIL", "DEPARTMENTS", "CREATED"],
-        (
-            [u.id, u.type, u.name, u.email, ", ".join(u.departments) or None, u.created_at]
-            for u in found
-        ),
+        lambda u: [u.id, u.type, u.name, u.email, ", ".join(u.departments) or None, u.created_at],
         empty="no users yet: add one with `threadline users add NAME EMAIL`",
     )
 
