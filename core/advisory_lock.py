@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from threadline.core.advisory_keys import lock_key
-from threadline.core.db import POSTGRESQL_CONNECT_TIMEOUT_S
+from threadline.core.dbapi import POSTGRESQL_CONNECT_TIMEOUT_S
 
 
 class AdvisoryLock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -13,16 +12,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
-POSTGRESQL_CONNECT_TIMEOUT_S = 10
+from threadline.core.dbapi import (
+    POSTGRESQL_CONNECT_TIMEOUT_S,
+    SQLITE_BEGIN,
+    SQLITE_BUSY_TIMEOUT_MS,
+    sqlite_directory,
+    tune_sqlite,
+)
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
     """An engine tuned for the daemon; creates the directory of a SQLite file if missing."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        sqlite_directory(parsed.database)
         engine = create_engine(
             parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_size=pool_size
         )
@@ -39,19 +42,11 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # pysqlite's own transaction handling would defer BEGIN; we issue it ourselves (below).
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    tune_sqlite(dbapi_connection)
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
-    """Take the write lock at BEGIN, so two writers wait on busy_timeout instead of deadlocking."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    connection.exec_driver_sql(SQLITE_BEGIN)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -2,50 +2,40 @@
 
 An item is committed before ``accept`` returns, so an adapter that acknowledges afterwards
 (SMTP 250, HTTP 200, IMAP flag) can never lose it. A repeated ``(channel, dedup_key)`` stores
-nothing and answers the first item's id, so redelivery is harmless.
+nothing and answers the first item's id, so redelivery is harmless. ``threadline ingest``
+accepts the same way through the driver alone (``core/driver_intake.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.core.bulk import BulkInsert
-from threadline.core.dedup import dedup_key
 from threadline.core.leased_queue import notify
 from threadline.core.models import InboundItem
-from threadline.core.storable import storable_document
+from threadline.core.raw_items import (
+    COLUMNS,
+    UNIQUE,
+    Accepted,
+    Key,
+    RawItem,
+    answers,
+    first_of_each_key,
+    row,
+)
 
 ROWS_PER_STATEMENT = 100
 """A looked-up key binds 2 parameters: 100 keys stay under 999, the lowest variable limit
 SQLite builds still ship with, and far under PostgreSQL's 65,535."""
 
-Key = tuple[str, str]
 _INSERT_ITEMS = BulkInsert(
-    InboundItem.__table__,
-    ("channel", "dedup_key", "raw", "meta"),
-    skip_conflicts_on=("channel", "dedup_key"),
-    returning=("id", "channel", "dedup_key"),
+    InboundItem.__table__, COLUMNS, skip_conflicts_on=UNIQUE, returning=("id", *UNIQUE)
 )
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RawItem:
-    channel: str
-    dedup_key: str
-    raw: bytes
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Accepted:
-    id: int
-    duplicate: bool
 
 
 class Intake:
@@ -65,10 +55,7 @@ class Intake:
     def accept_many(self, items: Sequence[RawItem]) -> list[Accepted]:
         """Store a batch in one commit; answers in the order given. A key repeated inside the
         batch is stored once, its later occurrences answered as duplicates of the first."""
-        keys = [(item.channel, dedup_key(item.dedup_key)) for item in items]
-        first: dict[Key, RawItem] = {}
-        for key, item in zip(keys, items, strict=True):
-            first.setdefault(key, item)
+        keys, first = first_of_each_key(items)
         if not first:
             return []
         with self._sessions.begin() as session:
@@ -76,22 +63,13 @@ class Intake:
             existing = _ids_of(session, [key for key in first if key not in created])
         if created and self._on_accepted is not None:
             self._on_accepted([channel for channel, _key in created])
-        answers = []
-        answered: set[Key] = set()
-        for key in keys:
-            new = key in created and key not in answered
-            answers.append(Accepted(created[key] if key in created else existing[key], not new))
-            answered.add(key)
-        return answers
+        return answers(keys, created, existing)
 
 
 def _insert_new(session: Session, items: dict[Key, RawItem]) -> dict[Key, int]:
     """Ids of the rows this call inserted; a key already stored (or being stored by a concurrent
     transaction, which PostgreSQL waits for) is skipped without an error."""
-    rows = [
-        (channel, key, item.raw, storable_document(item.meta))
-        for (channel, key), item in items.items()
-    ]
+    rows = [row(key, item) for key, item in items.items()]
     connection = session.connection()
     created = {(channel, key): id_ for id_, channel, key in _INSERT_ITEMS.execute(connection, rows)}
     if created:

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Table, bindparam, or_, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from threadline.core.backoff import Backoff
+from threadline.core.queue_channels import queue_channel
 from threadline.core.storable import without_nul
 
 Observe = Callable[[str, str, datetime], None]
@@ -176,7 +177,7 @@ RELEASED: dict[str, object] = {"lease_owner": None, "lease_expires_at": None}
 
 def channel_of(table: Table) -> str:
     """The PostgreSQL notification channel of a queue table."""
-    return f"threadline_{table.name}"
+    return queue_channel(table.name)
 
 
 def notify(connection: Connection, table: Table) -> None:

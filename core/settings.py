@@ -16,22 +16,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from threadline.core.config_types import Secret
+from threadline.core.database_url import DEFAULT_DATABASE_URL, NOT_A_URL, supported_url
 from threadline.core.notification_types import TYPES
 
-DEFAULT_DATABASE_URL = "sqlite:///var/threadline.db"
 MAX_PARSE_WORKERS = 64
 AUTO_PARSE_WORKERS = 2
 """Enough to keep up with one processor, which spends about as long storing an item as a worker
 parsing it."""
 
 Strategy = Literal["none", "round_robin", "least_loaded"]
-
-_DRIVERS = {
-    "sqlite": "sqlite",
-    "sqlite+pysqlite": "sqlite",
-    "postgresql": "postgresql+psycopg",
-    "postgresql+psycopg": "postgresql+psycopg",
-}
 
 
 class Section(BaseModel):
@@ -47,19 +40,12 @@ class DatabaseSettings(Section):
     @field_validator("url")
     @classmethod
     def _supported_url(cls, value: str) -> str:
+        """As ``threadline ingest`` reads it (``supported_url``), once SQLAlchemy parses it."""
         try:
-            url = make_url(value)
+            make_url(value)
         except ArgumentError:
-            raise ValueError(
-                "not a database URL; use sqlite:///PATH or postgresql://USER@HOST/DB"
-            ) from None
-        driver = _DRIVERS.get(url.drivername)
-        if driver is None:
-            raise ValueError(
-                f"unsupported database {url.drivername!r}; use sqlite:///PATH or "
-                "postgresql://USER@HOST/DB"
-            )
-        return url.set(drivername=driver).render_as_string(hide_password=False)
+            raise ValueError(NOT_A_URL) from None
+        return supported_url(value)
 
 
 class IdentitySettings(Section):

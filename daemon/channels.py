@@ -1,7 +1,9 @@
 """The channels that exist: the one list the settings, the parsers, the senders, the
 components, the HTTP routes and ``threadline ingest --channel`` are derived from.
 
-A new channel is a sub-package of ``channels/`` exporting a descriptor, and one line here.
+A new channel is a sub-package of ``channels/`` exporting a descriptor, and one line here; one
+more in ``daemon/channel_keys.py`` lets ``threadline ingest`` key its items without loading
+every descriptor.
 """
 
 from __future__ import annotations

@@ -6,9 +6,7 @@ one pass instead of one error per restart.
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -18,26 +16,21 @@ from pydantic import BaseModel, ValidationError
 from threadline.core.config_types import Secret
 from threadline.core.parsers import UnknownChannel
 from threadline.daemon import channels
+from threadline.daemon.config_sources import (
+    ConfigError,
+    apply_environment,
+    read_secret,
+    read_toml,
+)
 from threadline.daemon.scheduler_settings import unknown_jobs
 from threadline.daemon.settings import Settings, settings_model
-
-ENV_PREFIX = "THREADLINE_"
-FILE_SUFFIX = "_file"
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; ``problems`` holds one ``key.path: message`` each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str] = os.environ) -> Settings:
     """Build the settings from an optional TOML file and the environment, or raise ConfigError."""
-    data = _read_toml(path) if path is not None else {}
+    data = read_toml(path) if path is not None else {}
     origins: dict[tuple[str, ...], str] = {}
-    _apply_environment(data, environ, origins)
+    apply_environment(data, environ, origins)
     model = settings_model()
     problems = _resolve_secrets(data, model, (), environ.get("CREDENTIALS_DIRECTORY"))
     try:
@@ -65,40 +58,6 @@ def _channel_choices(settings: Settings) -> list[str]:
             f"use one of {', '.join(able)}"
         ]
     return []
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except OSError as error:
-        raise ConfigError([f"{path}: cannot read: {error.strerror}"]) from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
-
-
-def _apply_environment(
-    data: dict[str, Any], environ: Mapping[str, str], origins: dict[tuple[str, ...], str]
-) -> None:
-    """Overlay ``THREADLINE_SECTION__KEY`` variables; JSON text is decoded for lists and tables."""
-    for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        keys = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
-        target = data
-        for key in keys[:-1]:
-            target = target.setdefault(key, {})
-            if not isinstance(target, dict):
-                break
-        else:
-            value: Any = raw
-            if raw[:1] in "[{":
-                try:
-                    value = json.loads(raw)
-                except json.JSONDecodeError:
-                    value = raw
-            target[keys[-1]] = value
-            origins[keys] = name
 
 
 def _resolve_secrets(
@@ -129,24 +88,8 @@ def _resolve_secrets(
                     # No credential fallback: an entry's position is no name to give one.
                     problems += _resolve_secrets(item, item_model, (*path, str(index)), None)
             continue
-        if not any(isinstance(mark, Secret) for mark in field.metadata):
-            continue
-        file_key = name + FILE_SUFFIX
-        source = data.pop(file_key, None)
-        where = ".".join((*prefix, file_key))
-        if source is not None and name in data:
-            problems.append(f"{where}: set either {'.'.join(path)} or {where}, not both")
-            continue
-        if source is None and name not in data and credentials:
-            candidate = Path(credentials, ".".join(path))
-            if candidate.exists():
-                source, where = str(candidate), f"credential {'.'.join(path)}"
-        if source is None:
-            continue
-        try:
-            data[name] = Path(source).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as error:
-            problems.append(f"{where}: cannot read {source}: {error.strerror}")
+        if any(isinstance(mark, Secret) for mark in field.metadata):
+            problems += read_secret(data, name, prefix, credentials)
     return problems
 
 

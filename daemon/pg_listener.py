@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL
 
 from threadline.channels.component import State, describe_error
 from threadline.core.backoff import Backoff
-from threadline.core.db import POSTGRESQL_CONNECT_TIMEOUT_S
+from threadline.core.dbapi import POSTGRESQL_CONNECT_TIMEOUT_S
 from threadline.core.leased_queue import channel_of
 from threadline.core.models import InboundItem, OutboxItem
 from threadline.daemon.wake_hub import Topic, WakeHub

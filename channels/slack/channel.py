@@ -21,6 +21,7 @@ from threadline.channels.descriptor import (
     switched_off,
 )
 from threadline.channels.slack import CHANNEL
+from threadline.channels.slack.dedup import event_dedup_key
 from threadline.channels.slack.settings import SlackSettings
 from threadline.core.channel_traits import ChannelTraits
 from threadline.core.normalized import Inbound
@@ -36,13 +37,6 @@ def _parse(raw: bytes, meta: Mapping[str, Any]) -> Inbound:
     from threadline.channels.slack.parser import parse
 
     return parse(raw, meta)
-
-
-def _dedup_key(raw: bytes) -> str:
-    """An event as ``threadline ingest`` hands it in: its event id."""
-    import json
-
-    return str(json.loads(raw)["event_id"])
 
 
 def _health(context: ChannelContext) -> SlackHealth:
@@ -91,7 +85,7 @@ def _feed(settings: BaseModel) -> str | None:
 SLACK = Channel(
     name=CHANNEL,
     parse=_parse,
-    dedup_key=_dedup_key,
+    dedup_key=event_dedup_key,
     fetch=_fetch,
     parse_in_workers=False,
     sections={"slack": SlackSettings},

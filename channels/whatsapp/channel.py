@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
 
 from pydantic import BaseModel
 
@@ -21,6 +20,7 @@ from threadline.channels.descriptor import (
     switched_off,
 )
 from threadline.channels.whatsapp import CHANNEL, MEDIA_PATH
+from threadline.channels.whatsapp.dedup import message_dedup_key
 from threadline.channels.whatsapp.settings import WhatsAppSettings
 from threadline.core.channel_traits import ChannelTraits
 from threadline.core.normalized import Inbound
@@ -32,11 +32,6 @@ def _parse(raw: bytes, meta: Mapping[str, Any]) -> Inbound:
     from threadline.channels.whatsapp.parser import parse
 
     return parse(raw, meta)
-
-
-def _dedup_key(raw: bytes) -> str:
-    """A message webhook's body as ``threadline ingest`` hands it in: its MessageSid."""
-    return dict(parse_qsl(raw.decode("utf-8")))["MessageSid"]
 
 
 def _sender(context: ChannelContext) -> Sender | None:
@@ -91,7 +86,7 @@ def _fetch(settings: BaseModel) -> Fetch | None:
 WHATSAPP = Channel(
     name=CHANNEL,
     parse=_parse,
-    dedup_key=_dedup_key,
+    dedup_key=message_dedup_key,
     fetch=_fetch,
     parse_in_workers=False,
     sections={"whatsapp": WhatsAppSettings},

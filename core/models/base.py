@@ -6,7 +6,7 @@ PostgreSQL, and later migrations can address them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, DateTime, MetaData
@@ -14,6 +14,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.functions import FunctionElement
+
+from threadline.core.utc import now_utc
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -42,11 +44,6 @@ def _utcnow_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
 @compiles(utcnow, "sqlite")
 def _utcnow_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     return "CURRENT_TIMESTAMP"
-
-
-def now_utc() -> datetime:
-    """Naive UTC, the form every TIMESTAMP column of the schema holds."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:

@@ -23,14 +23,15 @@ from threadline.core.models.base import (
     one_of,
     updated_at_column,
 )
+from threadline.core.raw_items import INBOUND_ITEMS, UNIQUE
 
 INBOUND_STATUSES = ("pending", "done", "ignored", "parked")
 
 
 class InboundItem(Base):
-    __tablename__ = "inbound_items"
+    __tablename__ = INBOUND_ITEMS
     __table_args__ = (
-        UniqueConstraint("channel", "dedup_key"),
+        UniqueConstraint(*UNIQUE),
         one_of("status", INBOUND_STATUSES),
         # The processor's claim reads due items in this order: arrival order matters (a
         # ``[#N]`` reply must not be handled before the mail that opens ticket N).

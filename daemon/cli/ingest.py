@@ -7,6 +7,12 @@ the mail waits in the MTA's queue until the operator fixes it, and nothing is lo
 exception: a ``--channel`` that names no channel exits 2 and lists the channels, as every
 command does for a usage error; it shows the first time the pipe line is tried, and no retry
 could ever make such a channel exist.
+
+As it runs once per mail, the command loads neither SQLAlchemy nor pydantic nor a mail parser:
+``database.url`` is read alone (``daemon/config_sources.py``), the channel's key comes from
+``daemon/channel_keys.py``, and the items go in through the database driver
+(``core/driver_intake.py``). The full settings and the channels' descriptors are loaded only to
+word a problem with either.
 """
 
 from __future__ import annotations
@@ -16,13 +22,12 @@ from typing import Any
 
 import click
 
-from threadline.channels.descriptor import Channel
-from threadline.core.db import session_factory
-from threadline.core.intake import Intake, RawItem
-from threadline.core.parsers import UnknownChannel
-from threadline.daemon import channels
-from threadline.daemon.cli.common import config_option, database, load
+from threadline.core.driver_intake import accept_many
+from threadline.core.raw_items import RawItem
+from threadline.daemon.channel_keys import ChannelKey, channel_key
+from threadline.daemon.cli.common import config_option, load
 from threadline.daemon.cli.errors import explain
+from threadline.daemon.config_sources import database_url
 
 EX_TEMPFAIL = 75
 EX_USAGE = 2
@@ -63,9 +68,18 @@ class UnknownChannelName(click.UsageError):
     exit_code = EX_USAGE
 
 
-def _channel(_ctx: click.Context, _param: click.Parameter, value: str) -> Channel:
+def _channel(_ctx: click.Context, _param: click.Parameter, value: str) -> ChannelKey:
+    return channel_key(value) or _described(value)
+
+
+def _described(name: str) -> ChannelKey:
+    """A channel ``channel_keys`` does not list: one added to the list of channels at run time,
+    or none, which the list of channels words."""
+    from threadline.core.parsers import UnknownChannel
+    from threadline.daemon import channels
+
     try:
-        return channels.channel(value)
+        return ChannelKey(name, channels.channel(name).dedup_key)
     except UnknownChannel as error:
         raise UnknownChannelName(str(error)) from None
 
@@ -79,18 +93,17 @@ def _channel(_ctx: click.Context, _param: click.Parameter, value: str) -> Channe
 )
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 @config_option
-def ingest(channel: Channel, files: tuple[str, ...], config_path: Path | None) -> None:
+def ingest(channel: ChannelKey, files: tuple[str, ...], config_path: Path | None) -> None:
     """Accept each FILE (or standard input, or -) as one raw item of CHANNEL, all in one commit.
 
     Exit status 0 once every item is stored (or was already: same channel, same bytes); 75 on any
     failure, so a delivering MTA keeps the mail queued and tries again. Processing happens later,
     in the daemon or in `threadline process`.
     """
-    settings = load(config_path)
+    url = database_url(config_path) or load(config_path).database.url
     sources = files or (STDIN,)
     items = [_read(channel, source) for source in sources]
-    with database(settings) as engine:
-        accepted = Intake(session_factory(engine)).accept_many(items)
+    accepted = accept_many(url, items)
     for source, answer in zip(sources, accepted, strict=True):
         name = "stdin" if source == STDIN else source
         if answer.duplicate:
@@ -99,7 +112,7 @@ def ingest(channel: Channel, files: tuple[str, ...], config_path: Path | None) -
             click.echo(f"{name}: accepted as inbound item {answer.id}")
 
 
-def _read(channel: Channel, source: str) -> RawItem:
+def _read(channel: ChannelKey, source: str) -> RawItem:
     """Keyed as the channel keys what it is handed without an id, never by what comes beside
     the bytes: an MTA that retries after a lost answer redelivers the same bytes. Mail is keyed
     by its Message-ID, as the listener and the IMAP poller key it: one mail delivered for two of
@@ -110,4 +123,4 @@ def _read(channel: Channel, source: str) -> RawItem:
     else:
         raw = Path(source).read_bytes()
         meta = {"source": "ingest", "file": source}
-    return RawItem(channel.name, channel.dedup_key(raw), raw, meta)
+    return RawItem(channel.channel, channel.dedup_key(raw), raw, meta)
