@@ -33,7 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -180,10 +181,16 @@ def write_corpus(made: Corpus, directory: Path) -> list[str]:
 
 
 def cli_run(
-    url: str, directory: Path, names: list[str], chunk: int, profile: Path | None = None
+    url: str,
+    directory: Path,
+    names: list[str],
+    chunk: int,
+    profile: Path | None = None,
+    processes: int = 1,
 ) -> dict[str, float]:
     """One run: ingest in chunks (``threadline ingest`` reads every file it is given into one
-    commit, so a chunk bounds its memory), then one ``process --until-idle``."""
+    commit, so a chunk bounds its memory), then ``process --until-idle``, in ``processes``
+    instances at once (PostgreSQL), timed until the last has ended."""
     prepare(url)
     ingested = [
         threadline(
@@ -191,7 +198,20 @@ def cli_run(
         )
         for start in range(0, len(names), chunk)
     ]
-    processed = threadline(url, "process", "--until-idle", profile=profile)
+    with ThreadPoolExecutor(processes) as running:
+        started = time.perf_counter()
+        instances = list(
+            running.map(
+                lambda _: threadline(url, "process", "--until-idle", profile=profile),
+                range(processes),
+            )
+        )
+        seconds = time.perf_counter() - started
+    processed = replace(
+        max(instances, key=lambda run: run.peak_tree_mb),
+        seconds=seconds,
+        peak_tree_mb=sum(run.peak_tree_mb for run in instances),
+    )
     ingest_s = sum(run.seconds for run in ingested)
     return {
         "mails_per_s": len(names) / (ingest_s + processed.seconds),
@@ -256,7 +276,9 @@ def cli_mode(args: argparse.Namespace, backends: list[str], server: PostgresServ
             results = []
             for run in range(args.runs):
                 url = fresh_url(backend, directory, server, run)
-                result = cli_run(url, directory / "mail", names, args.chunk)
+                result = cli_run(
+                    url, directory / "mail", names, args.chunk, processes=args.processes
+                )
                 found = verify(url, len(names), made.conversations)
                 results.append(result)
                 print(
@@ -391,6 +413,12 @@ def main() -> None:
     parser.add_argument("--mails", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--chunk", type=int, default=5000, help="files per `threadline ingest`")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="`threadline process` instances draining the queue at once (PostgreSQL)",
+    )
     parser.add_argument("--imap-mails", type=int, default=10_000)
     parser.add_argument("--attachment-mb", type=int, default=25)
     parser.add_argument(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -27,11 +28,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.core.backoff import Backoff
 from threadline.core.batch_work import BatchWork
-from threadline.core.db import upsert_insert
 from threadline.core.leased_queue import (
     PARKED,
     PENDING,
-    RELEASED,
     LeasedQueue,
     Observe,
     RetryPolicy,
@@ -39,11 +38,13 @@ from threadline.core.leased_queue import (
     new_worker_id,
     one_line,
 )
-from threadline.core.models import MessageRef, OutboxItem
+from threadline.core.models import OutboxItem
 from threadline.core.models.base import now_utc
+from threadline.core.outbox_records import add_refs, mark_sent
 from threadline.core.senders import (
     OutboxView,
     PermanentSendError,
+    ReadsAhead,
     SenderRegistry,
     SendResult,
     TransientSendError,
@@ -89,27 +90,39 @@ class Dispatcher:
             lease=settings.lease,
             worker_id=worker_id or new_worker_id(),
             order=(_rows.c.id,),
+            on_claim={"claims": _rows.c.claims + 1},
         )
         self._retry = RetryPolicy(
             Backoff(settings.retry_initial, settings.retry_maximum), settings.max_attempts
         )
         self._rng = rng or random.Random()
         self._observe = observe
+        self._lanes = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="dispatch")
 
     @property
     def worker_id(self) -> str:
         return self._queue.worker_id
 
     def run_batch(self) -> int:
-        """Claim and handle one batch; the number of rows claimed (0: nothing was due)."""
+        """Claim and handle one batch; the number of rows claimed (0: nothing was due).
+
+        The batch's rows go out in lanes, a lane per ticket (or recipient, for a row of no
+        ticket): lanes run side by side on ``dispatch.concurrency`` threads, a lane's rows one
+        after another in claim order, so what a ticket's reader gets stays in order. Every
+        outcome is recorded in one transaction at the end, even when a send raised.
+        """
         rows, lease_ends = self._claim()
-        for burst in _bursts(rows):
-            # A row sent after its lease ran out may be sent by another worker too.
-            if self._clock() >= lease_ends:
-                break
-            outcome = self._send(_together(burst))
-            for row in burst:
-                self._record(row, outcome)
+        if not rows:
+            return 0
+        self._read_ahead(rows)
+        outcomes: dict[int, SendResult | _Failure] = {}
+        lanes = [
+            self._lanes.submit(self._send_lane, lane, lease_ends, outcomes) for lane in _lanes(rows)
+        ]
+        wait(lanes)
+        self._record(rows, outcomes)
+        for lane in lanes:
+            lane.result()
         return len(rows)
 
     def _claim(self) -> tuple[list[OutboxView], datetime]:
@@ -119,6 +132,29 @@ class Dispatcher:
             rows = session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids))).all()
             views = sorted((_view(item) for item in rows), key=lambda view: view.id)
         return views, now + self._queue.lease
+
+    def _read_ahead(self, rows: list[OutboxView]) -> None:
+        channels: dict[str, list[OutboxView]] = {}
+        for row in rows:
+            channels.setdefault(row.channel, []).append(row)
+        for channel, items in channels.items():
+            sender = self._senders.get(channel)
+            if isinstance(sender, ReadsAhead):
+                sender.read_ahead(items)
+
+    def _send_lane(
+        self,
+        lane: list[list[OutboxView]],
+        lease_ends: datetime,
+        outcomes: dict[int, SendResult | _Failure],
+    ) -> None:
+        for burst in lane:
+            # A row sent after its lease ran out may be sent by another worker too.
+            if self._clock() >= lease_ends:
+                return
+            outcome = self._send(_together(burst))
+            for row in burst:
+                outcomes[row.id] = outcome
 
     def _send(self, row: OutboxView) -> SendResult | _Failure:
         sender = self._senders.get(row.channel)
@@ -137,65 +173,72 @@ class Dispatcher:
         except Exception as error:
             return _Failure(one_line(error), permanent=False)
 
-    def _record(self, row: OutboxView, outcome: SendResult | _Failure) -> None:
+    def _record(self, rows: list[OutboxView], outcomes: dict[int, SendResult | _Failure]) -> None:
+        """Rows without an outcome (their lease ran out first, or a send raised past us) stay
+        leased, and come back when the lease ends."""
         now = self._clock()
-        attempts = row.attempts + 1
-        values: dict[str, Any]
-        if isinstance(outcome, SendResult):
-            values = {
-                "attempts": attempts,
-                **RELEASED,
-                "status": "sent",
-                "delivery_status": outcome.delivery_status,
-                "provider_id": outcome.provider_id,
-                "sent_at": now,
-                "next_attempt_at": None,
-                "last_error": None,
-            }
-        else:
-            retry_at = None
-            if not outcome.permanent:
-                retry_at = self._retry.retry_at(attempts, now, self._rng, outcome.retry_after)
-            values = self._queue.failed(attempts, outcome.error, retry_at)
+        sent = [
+            (row, outcome)
+            for row in rows
+            if isinstance(outcome := outcomes.get(row.id), SendResult)
+        ]
+        failed = [
+            (row, outcome) for row in rows if isinstance(outcome := outcomes.get(row.id), _Failure)
+        ]
+        told: list[tuple[OutboxView, dict[str, Any], bool]] = []
         with self._sessions.begin() as session:
-            marked = session.execute(
-                update(OutboxItem)
-                .where(
-                    OutboxItem.id == row.id,
-                    OutboxItem.status == PENDING,
-                    OutboxItem.lease_owner == self.worker_id,
+            if sent:
+                marked = mark_sent(session, self.worker_id, now, sent)
+                add_refs(session, sent)
+                told += [(row, {"status": "sent"}, row.id in marked) for row, _ in sent]
+            for row, failure in failed:
+                told.append((row, *self._record_failure(session, row, failure, now)))
+        for row, values, marked in told:
+            self._log_outcome(row, values, marked)
+            if self._observe is not None:
+                status = values["status"]
+                self._observe(
+                    row.channel, "retrying" if status == PENDING else status, row.created_at
                 )
-                .values(**values),
-                execution_options={"synchronize_session": False},
-            ).rowcount
-            if isinstance(outcome, SendResult):
-                # Recorded even if the lease was lost: the message did go out, and a reply to it
-                # must still find its ticket.
-                _add_ref(session, row, outcome.provider_id)
-            elif marked and values["status"] == PARKED and self._undelivered is not None:
-                work = BatchWork(session, now)
-                refused = Refused(
-                    row.channel,
-                    row.kind,
-                    row.ticket_id,
-                    row.message_id,
-                    row.payload,
-                    row.idempotency_key,
-                )
-                self._undelivered(work, refused, outcome.error)
-                work.flush()
-        self._log_outcome(row, values, bool(marked))
-        if self._observe is not None:
-            status = values["status"]
-            outcome = "retrying" if status == PENDING else status
-            self._observe(row.channel, outcome, row.created_at)
+
+    def _record_failure(
+        self, session: Session, row: OutboxView, outcome: _Failure, now: datetime
+    ) -> tuple[dict[str, Any], bool]:
+        attempts = row.attempts + 1
+        retry_at = None
+        if not outcome.permanent:
+            retry_at = self._retry.retry_at(attempts, now, self._rng, outcome.retry_after)
+        values = self._queue.failed(attempts, outcome.error, retry_at)
+        marked = session.execute(
+            update(OutboxItem)
+            .where(
+                OutboxItem.id == row.id,
+                OutboxItem.status == PENDING,
+                OutboxItem.lease_owner == self.worker_id,
+            )
+            .values(**values),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+        if marked and values["status"] == PARKED and self._undelivered is not None:
+            work = BatchWork(session, now)
+            refused = Refused(
+                row.channel,
+                row.kind,
+                row.ticket_id,
+                row.message_id,
+                row.payload,
+                row.idempotency_key,
+            )
+            self._undelivered(work, refused, outcome.error)
+            work.flush()
+        return values, bool(marked)
 
     def _log_outcome(self, row: OutboxView, values: dict[str, Any], marked: bool) -> None:
         if not marked:
             _log.warning(
                 "outbox row lost its lease during the send; another worker owns it now",
                 outbox_id=row.id,
-                error=values["last_error"],
+                error=values.get("last_error"),
             )
         elif values["status"] == PARKED:
             _log.warning(
@@ -217,6 +260,20 @@ def _bursts(rows: list[OutboxView]) -> list[list[OutboxView]]:
     return list(groups.values())
 
 
+def _lanes(rows: list[OutboxView]) -> list[list[list[OutboxView]]]:
+    """The batch's bursts by ticket (by recipient for a row of no ticket), in claim order."""
+    lanes: dict[object, list[list[OutboxView]]] = {}
+    for burst in _bursts(rows):
+        first = burst[0]
+        key = (
+            (first.channel, first.ticket_id)
+            if first.ticket_id
+            else (first.channel, first.recipient)
+        )
+        lanes.setdefault(key, []).append(burst)
+    return list(lanes.values())
+
+
 def _together(burst: list[OutboxView]) -> OutboxView:
     """One row saying what the burst's rows say: a new ticket stays news, and the body lists
     every message in order."""
@@ -232,22 +289,6 @@ def _together(burst: list[OutboxView]) -> OutboxView:
     return replace(first, payload={**first.payload, "type": kind, "body": body})
 
 
-def _add_ref(session: Session, row: OutboxView, provider_id: str | None) -> None:
-    if provider_id is None or row.ticket_id is None:
-        return
-    insert = upsert_insert(session)
-    session.execute(
-        insert(MessageRef)
-        .values(
-            channel=row.channel,
-            external_id=provider_id,
-            ticket_id=row.ticket_id,
-            message_id=row.message_id,
-        )
-        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-    )
-
-
 def _view(item: OutboxItem) -> OutboxView:
     return OutboxView(
         id=item.id,
@@ -260,4 +301,5 @@ def _view(item: OutboxItem) -> OutboxView:
         attempts=item.attempts,
         created_at=item.created_at,
         idempotency_key=item.idempotency_key,
+        resumed=item.claims > item.attempts + 1,
     )

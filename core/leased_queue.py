@@ -18,7 +18,7 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -92,10 +92,13 @@ class LeasedQueue:
         lease: float,
         worker_id: str,
         order: Sequence[ColumnElement[object]],
+        on_claim: Mapping[str, object] | None = None,
     ) -> None:
         """``order``: the claim's order, that of an index on ``status`` and these columns, so
-        a batch is read off the index instead of sorting the whole queue."""
+        a batch is read off the index instead of sorting the whole queue. ``on_claim``: more
+        values a claim sets (the outbox counts its claims)."""
         self.table = table
+        self._on_claim = dict(on_claim or {})
         self.lease = timedelta(seconds=lease)
         self.worker_id = worker_id
         self._order = order
@@ -142,7 +145,12 @@ class LeasedQueue:
         lease = (
             update(table)
             .where(table.c.id.in_(due.scalar_subquery()))
-            .values(lease_owner=self.worker_id, lease_expires_at=now + self.lease, updated_at=now)
+            .values(
+                lease_owner=self.worker_id,
+                lease_expires_at=now + self.lease,
+                updated_at=now,
+                **self._on_claim,
+            )
             .returning(table.c.id)
         )
         return sorted(connection.execute(lease).scalars())

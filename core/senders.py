@@ -6,9 +6,10 @@ dispatcher only ever sees this protocol, its result and its two exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 SENT_DELIVERY_STATUSES = ("queued", "sent", "delivered", "read")
 """What a provider may report when it accepts a message. A refusal is a
@@ -36,6 +37,10 @@ class OutboxView:
     idempotency_key: str
     """Stable across retries: a channel whose provider deduplicates (an email Message-ID made
     from it, an API idempotency header) turns a resend after a crash into a no-op."""
+    resumed: bool = False
+    """An earlier claim of the row ended with no outcome recorded (its worker died, or its
+    record failed): that send may have gone out. A channel that can look its own posts up
+    does so before sending again."""
 
 
 @dataclass(frozen=True)
@@ -60,12 +65,22 @@ class SendResult:
 
 class Sender(Protocol):
     def send(self, item: OutboxView) -> SendResult:
-        """Deliver one row. Runs in a worker thread, so blocking I/O is fine.
+        """Deliver one row. Runs in one of the dispatcher's threads, beside sends of other
+        rows (never of the same ticket), so blocking I/O is fine and shared state is locked.
 
         Raise :class:`TransientSendError` for what a later try may fix (timeouts, 4xx SMTP,
         HTTP 429/5xx), :class:`PermanentSendError` for what it cannot (invalid recipient, 5xx
         SMTP, a rejected payload). Any other exception is treated as transient.
         """
+        ...
+
+
+@runtime_checkable
+class ReadsAhead(Protocol):
+    def read_ahead(self, items: Sequence[OutboxView]) -> None:
+        """Told a batch's rows of this channel before any of them is sent, outside any
+        transaction: the sender reads what they need in a few queries rather than a few per
+        row, and :meth:`Sender.send` then uses what it read."""
         ...
 
 

@@ -207,7 +207,9 @@ class AttachmentSettings(Section):
 
 
 class DispatchSettings(Section):
-    batch_size: int = Field(default=50, ge=1, le=1000)
+    batch_size: int = Field(default=200, ge=1, le=1000)
+    concurrency: int = Field(default=8, ge=1, le=64)
+    """Rows of different tickets sent at once (threads); a ticket's rows go one at a time."""
     max_attempts: int = Field(default=8, ge=1, le=100)
     retry_initial: float = Field(default=30.0, gt=0)
     retry_maximum: float = Field(default=3600.0, gt=0)

@@ -1,7 +1,9 @@
 """Outbox rows of the email channel, handed to the smarthost with smtplib.
 
-The dispatcher calls :meth:`EmailSender.send` in a worker thread, outside any transaction: the
-database is read in a short session of its own, closed before the network is touched.
+The dispatcher hands over a batch's rows (:meth:`EmailSender.read_ahead`): what their mails are
+made of is read in one short session, closed before the network is touched. It then calls
+:meth:`EmailSender.send` for each row from several threads at once, and the mails go out over
+connections kept open between them (``smtp_connections.py``).
 
 Which failures are worth retrying (:class:`TransientSendError`) and which kill the row at once
 (:class:`PermanentSendError`) follows who can fix them:
@@ -22,18 +24,17 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from threadline.channels.email import CHANNEL
 from threadline.channels.email.compose import DeskAddress, compose, recipient_address
-from threadline.channels.email.outgoing import outgoing_mail
+from threadline.channels.email.outgoing import Ready, outgoing_mails
 from threadline.channels.email.settings import EmailSettings, SmarthostSettings
-from threadline.core.models import Suppression
+from threadline.channels.email.smtp_connections import SmtpConnections, close
 from threadline.core.senders import OutboxView, PermanentSendError, SendResult, TransientSendError
 from threadline.core.tokens import TokenSigner
 
@@ -59,33 +60,74 @@ class EmailSender:
         self._desk = DeskAddress.parse(email.address)
         self._smarthost = smarthost
         self._clock = clock
+        self._connections = SmtpConnections(self._connect)
+        self._ready: Ready = {}
+        self._lock = threading.Lock()
+
+    def read_ahead(self, items: Sequence[OutboxView]) -> None:
+        ready = self._read(items)
+        with self._lock:
+            self._ready = ready
 
     def send(self, item: OutboxView) -> SendResult:
-        recipient = recipient_address(item.recipient)
-        now = self._clock()
-        with self._sessions() as session:
-            _refuse_suppressed(session, recipient, now)
-            mail = outgoing_mail(session, item, recipient)
-        message = compose(mail, self._desk, self._signer, now)
-        self._deliver(message, recipient)
+        with self._lock:
+            mail = self._ready.pop(item.id, None)
+        if mail is None:
+            mail = self._read([item])[item.id]
+        if isinstance(mail, PermanentSendError):
+            raise mail
+        message = compose(mail, self._desk, self._signer, self._clock())
+        self._deliver(message, mail.recipient)
         return SendResult(provider_id=str(message["Message-ID"]).strip("<>"))
 
+    def _read(self, items: Sequence[OutboxView]) -> Ready:
+        ready: Ready = {}
+        addressed = []
+        for item in items:
+            try:
+                addressed.append((item, recipient_address(item.recipient)))
+            except PermanentSendError as error:
+                ready[item.id] = error
+        now = self._clock().astimezone(UTC).replace(tzinfo=None)
+        with self._sessions() as session:
+            ready.update(outgoing_mails(session, addressed, now))
+        return ready
+
     def _deliver(self, message: EmailMessage, recipient: str) -> None:
-        try:
-            with self._connect() as smtp:
-                smtp.send_message(message, from_addr=self._desk.addr_spec, to_addrs=[recipient])
-        except smtplib.SMTPRecipientsRefused as error:
+        """On a kept connection when there is one; a kept connection the server dropped
+        meanwhile is replaced once, as the mail never reached it."""
+        while True:
+            try:
+                connection, reused = self._connections.take()
+            except (smtplib.SMTPException, OSError) as error:
+                raise TransientSendError(f"{self._where()}: {_describe(error)}") from None
+            try:
+                connection.smtp.send_message(
+                    message, from_addr=self._desk.addr_spec, to_addrs=[recipient]
+                )
+            except (smtplib.SMTPServerDisconnected, ConnectionError) as error:
+                connection.smtp.close()
+                if reused:
+                    continue
+                raise TransientSendError(f"{self._where()}: {_describe(error)}") from None
+            except BaseException as error:
+                close(connection)
+                raise self._refusal(error, recipient) from None
+            self._connections.give_back(connection)
+            return
+
+    def _refusal(self, error: BaseException, recipient: str) -> BaseException:
+        if isinstance(error, smtplib.SMTPRecipientsRefused):
             code, reply = error.recipients.get(recipient, (451, b"recipient refused"))
-            raise _by_code(code, reply, f"the smarthost refused {recipient}") from None
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
-            raise _by_code(
-                error.smtp_code, error.smtp_error, "the smarthost refused the mail"
-            ) from None
-        except smtplib.SMTPNotSupportedError as error:
+            return _by_code(code, reply, f"the smarthost refused {recipient}")
+        if isinstance(error, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
+            return _by_code(error.smtp_code, error.smtp_error, "the smarthost refused the mail")
+        if isinstance(error, smtplib.SMTPNotSupportedError):
             # Raised by send_message for an address that needs SMTPUTF8 the server lacks.
-            raise PermanentSendError(f"the smarthost cannot take this mail: {error}") from None
-        except (smtplib.SMTPException, OSError) as error:
-            raise TransientSendError(f"{self._where()}: {_describe(error)}") from None
+            return PermanentSendError(f"the smarthost cannot take this mail: {error}")
+        if isinstance(error, smtplib.SMTPException | OSError):
+            return TransientSendError(f"{self._where()}: {_describe(error)}")
+        return error
 
     def _tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self._smarthost.tls_ca_file or None)
@@ -126,21 +168,6 @@ class EmailSender:
 
     def _where(self) -> str:
         return f"smarthost {self._smarthost.host}:{self._smarthost.port}"
-
-
-def _refuse_suppressed(session: Session, recipient: str, now: datetime) -> None:
-    until = session.scalar(
-        select(Suppression.until).where(
-            Suppression.channel == CHANNEL,
-            Suppression.address == recipient,
-            Suppression.until > now.astimezone(UTC).replace(tzinfo=None),
-        )
-    )
-    if until is not None:
-        raise PermanentSendError(
-            f"suppressed: {recipient} bounced hard; "
-            f"no mail goes to it until {until:%Y-%m-%d %H:%M} UTC"
-        )
 
 
 def _by_code(code: int, reply: bytes | str, what: str) -> PermanentSendError | TransientSendError:

@@ -161,6 +161,8 @@ def _retry(now: datetime) -> Update:
     return update(OutboxItem).values(
         status="pending",
         attempts=0,
+        # Claims that recorded nothing are kept: a send they made may have gone out.
+        claims=OutboxItem.claims - OutboxItem.attempts,
         next_attempt_at=now,
         lease_owner=None,
         lease_expires_at=None,

@@ -48,6 +48,9 @@ class OutboxItem(Base):
         String(16), default="queued", server_default="queued"
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claims: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Times a worker leased the row; more than ``attempts`` + 1 at a claim: an earlier send
+    may have gone out unrecorded."""
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(64))

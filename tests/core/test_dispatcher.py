@@ -20,6 +20,7 @@ from tests.support.outbox import (
     enqueued,
     reply,
 )
+from threadline.core.admin.outbox import retry_outbox
 from threadline.core.dispatcher import Dispatcher
 from threadline.core.models import MessageRef, OutboxItem
 from threadline.core.senders import (
@@ -327,6 +328,27 @@ def test_a_crashed_workers_lease_is_reclaimed_once_it_expires(
 
     assert row(sessions, row_id).status == "sent"
     assert [item.id for item in sender.sent] == [row_id, row_id]
+    assert [item.resumed for item in sender.sent] == [False, True]
+
+
+def test_a_row_retried_after_a_recorded_failure_is_not_resumed_but_one_crashed_stays_so(
+    sessions: sessionmaker[Session], sender: RecordingSender, clock: FakeClock
+):
+    """Only a claim that recorded nothing can have sent unseen; a retry from the command line
+    keeps that knowledge while it resets the attempts."""
+    (row_id,) = enqueued(sessions, reply("reply:1:a@b.c"))
+    dispatcher = make_dispatcher(sessions, sender, clock, "worker-a")
+    sender.fail_next(TransientSendError("451 try later"), Crash())
+    dispatcher.run_batch()
+    clock.advance(SETTINGS.retry_maximum)
+    with pytest.raises(Crash):
+        dispatcher.run_batch()
+    clock.advance(SETTINGS.lease)
+    with sessions.begin() as session:
+        retry_outbox(session, row_id, clock())
+    dispatcher.run_batch()
+
+    assert [item.resumed for item in sender.sent] == [False, False, True]
 
 
 def test_a_worker_that_lost_its_lease_mid_send_does_not_overwrite_the_new_owner(

@@ -63,6 +63,8 @@ class SmtpSink:
     implicit_tls: bool = False
     """With ``tls``: TLS from the first byte (``smtps``) instead of STARTTLS."""
     received: list[Received] = field(default_factory=list)
+    greetings: int = 0
+    """EHLOs answered: one per connection a client opened and used."""
     port: int = 0
     _controller: Controller | None = None
 
@@ -73,8 +75,9 @@ class SmtpSink:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def start(self) -> None:
-        self.port = free_port()
+    def start(self, port: int | None = None) -> None:
+        """On a free port, or on ``port`` again after :meth:`stop` (a restarted server)."""
+        self.port = port or free_port()
         options: dict[str, Any] = {}
         if self.tls is not None and self.implicit_tls:
             options["ssl_context"] = self.tls.server_context()
@@ -107,6 +110,13 @@ class SmtpSink:
 class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self._sink = sink
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        self._sink.greetings += 1
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
