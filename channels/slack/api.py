@@ -1,4 +1,5 @@
-"""The Slack Web API as threadline calls it: one client per use, and what each refusal means.
+"""The Slack Web API as threadline calls it: one client per use, what each refusal means, and
+the metadata our posts carry.
 
 Calls run in worker threads (the dispatcher's, the processor's), so the synchronous client of
 slack_sdk is used, with its retry of connection errors; a 429 is never slept on in a worker but
@@ -6,6 +7,8 @@ handed back with its Retry-After.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -42,6 +45,9 @@ TARGET_REFUSED = frozenset(
     }
 )
 """Sending this row again cannot help."""
+OUTBOX_EVENT = "threadline_outbox"
+"""The message metadata event type of our posts; its payload's ``key`` is the outbox row's
+idempotency key, by which a resumed row finds the post an earlier claim made."""
 
 
 def web_client(settings: SlackSettings) -> WebClient:
@@ -62,3 +68,17 @@ def retry_after(error: SlackApiError) -> float | None:
         return max(float(value), 1.0)
     except (TypeError, ValueError):
         return 1.0
+
+
+def outbox_metadata(key: str) -> dict[str, Any]:
+    return {"event_type": OUTBOX_EVENT, "event_payload": {"key": key}}
+
+
+def outbox_key(message: dict[str, Any]) -> str | None:
+    """The idempotency key a message of ours carries; Slack hands the payload out only to a
+    read with ``include_all_metadata``."""
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != OUTBOX_EVENT:
+        return None
+    key = (metadata.get("event_payload") or {}).get("key")
+    return key if isinstance(key, str) else None

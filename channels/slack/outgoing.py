@@ -30,6 +30,13 @@ class Post:
     text: str
     files: tuple[MessageFile, ...] = ()
 
+    @property
+    def target(self) -> tuple[str, str | None]:
+        """Where it goes: the conversation, and the ts of its thread (None: top level)."""
+        if self.thread:
+            return self.thread.conversation, self.thread.ts
+        return self.conversation, None
+
 
 def outgoing_post(session: Session, item: OutboxView, now: datetime) -> Post:
     """Raises :class:`~threadline.channels.slack.threads.SiblingInFlight` while the row's

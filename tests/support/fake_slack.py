@@ -6,6 +6,8 @@ it. So the real ``slack_sdk.WebClient`` (``base_url=slack.api_url``) and real do
 an error at HTTP 200, 429 with ``Retry-After`` when rate limited, a login page instead of a file
 for a bad token. It runs in a thread with its own event loop, so a synchronous test and a daemon
 in a subprocess can both use it, and it records what was posted and uploaded for the test to read.
+Posts (with their metadata) and shared files are messages of their conversation, read back by
+``conversations.history`` and ``conversations.replies`` (``slack_conversations.py``).
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ import asyncio
 import json
 import socket
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from slack_sdk.signature import SignatureVerifier
+
+from tests.support.slack_conversations import Conversations
 
 HOST = "127.0.0.1"
 TEAM_ID = "T0DESK"
@@ -68,13 +70,14 @@ class FakeSlack:
         self._calls: Counter[str] = Counter()
         self._users: dict[str, Answer] = {}
         self._failing_channels: dict[str, str] = {}
+        self._refused: dict[str, str] = {}
+        """Method -> the error it answers."""
         self._rate_limits: dict[str, tuple[int, int]] = {}
         """Method -> (Retry-After seconds, how many more calls get a 429)."""
         self._files: dict[str, _HostedFile] = {}
         self._downloads: Counter[str] = Counter()
         self._pending: dict[str, _PendingUpload] = {}
-        self._last_ts = 1_765_000_000_000_000
-        """Microseconds; message ts values are this plus 100 per message."""
+        self._conversations = Conversations()
         self._file_ids = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -139,6 +142,17 @@ class FakeSlack:
         """Posts and uploads into ``channel`` answer ``ok: false`` with ``error``."""
         with self._changed:
             self._failing_channels[channel] = error
+
+    def refuse(self, method: str, error: str) -> None:
+        """Every call of ``method`` answers ``ok: false`` with ``error`` (``missing_scope``)."""
+        with self._changed:
+            self._refused[method] = error
+
+    def message_from(self, user: str, channel: str, text: str) -> str:
+        """Someone's message in ``channel``, as Slack keeps it (a thread's parent); its ts."""
+        with self._changed:
+            message = {"type": "message", "user": user, "text": text}
+            return str(self._conversations.add(channel, message)["ts"])
 
     def rate_limit_next(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         with self._changed:
@@ -229,6 +243,8 @@ class FakeSlack:
                     status=429,
                     headers={"Retry-After": str(retry_after)},
                 )
+            if method in self._refused:
+                return web.json_response({"ok": False, "error": self._refused[method]})
             handler = self._methods().get(method, _unknown_method)
             answer = handler(params)
             self._changed.notify_all()
@@ -240,6 +256,8 @@ class FakeSlack:
             "users.info": self._users_info,
             "chat.postMessage": self._post_message,
             "conversations.open": self._open_conversation,
+            "conversations.history": self._conversations.history,
+            "conversations.replies": self._conversations.replies,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
         }
@@ -266,23 +284,17 @@ class FakeSlack:
         error = self._channel_error(params.get("channel", ""))
         if error is not None:
             return {"ok": False, "error": error}
-        self._last_ts += 100
-        ts = f"{self._last_ts // 1_000_000}.{self._last_ts % 1_000_000:06d}"
-        thread_ts = params.get("thread_ts") or None
-        text = params.get("text", "")
-        self._posts.append(
-            {"channel": channel, "text": text, "thread_ts": thread_ts, "ts": ts, "params": params}
-        )
-        message = {
-            "type": "message",
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "text": text,
-            "ts": ts,
-        }
-        if thread_ts is not None:
-            message["thread_ts"] = thread_ts
-        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+        thread_ts, text = params.get("thread_ts") or None, params.get("text", "")
+        message = self._bot_message(text, thread_ts)
+        message = self._conversations.add(channel, message, params.get("metadata"))
+        post = {"channel": channel, "text": text, "thread_ts": thread_ts, "ts": message["ts"]}
+        self._posts.append({**post, "params": params})
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    def _bot_message(self, text: str, thread_ts: str | None, **fields: Any) -> dict[str, Any]:
+        message = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id}
+        thread = {"thread_ts": thread_ts} if thread_ts else {}
+        return {**message, "text": text, **thread, **fields}
 
     def _channel_error(self, channel: str) -> str | None:
         if not channel:
@@ -327,8 +339,13 @@ class FakeSlack:
                     "initial_comment": params.get("initial_comment"),
                 }
             )
-            shared.append({"id": file["id"], "title": title})
+            shared.append({"id": file["id"], "name": upload.filename, "title": title})
             del self._pending[file["id"]]
+        if channel is not None:
+            comment = params.get("initial_comment") or ""
+            thread_ts = params.get("thread_ts") or None
+            message = self._bot_message(comment, thread_ts, files=shared, upload=True)
+            self._conversations.add(channel, message)
         return {"ok": True, "files": shared}
 
     async def _receive_upload(self, request: web.Request) -> web.Response:
@@ -379,49 +396,3 @@ def _unknown_method(_params: Params) -> Answer:
 def _resolve(channel: str) -> str:
     """A user id names the bot's DM with that user."""
     return f"D{channel[1:]}" if channel.startswith("U") else channel
-
-
-def signed_request(
-    signing_secret: str, body: bytes | dict[str, Any], timestamp: int | None = None
-) -> tuple[bytes, dict[str, str]]:
-    """A request body and the headers Slack signs it with, for the daemon's Events endpoint."""
-    raw = json.dumps(body).encode() if isinstance(body, dict) else body
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=stamp, body=raw)
-    assert signature is not None
-    headers = {
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": signature,
-        "Content-Type": "application/json",
-    }
-    return raw, headers
-
-
-def event_envelope(
-    event: dict[str, Any],
-    *,
-    event_id: str,
-    team_id: str = TEAM_ID,
-    is_ext_shared_channel: bool = False,
-) -> dict[str, Any]:
-    """An Events API ``event_callback`` as Slack wraps ``event`` for the app installed in
-    ``team_id``."""
-    return {
-        "token": "legacy-verification-token",
-        "team_id": team_id,
-        "api_app_id": APP_ID,
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id,
-        "event_time": int(time.time()),
-        "authorizations": [
-            {
-                "enterprise_id": None,
-                "team_id": team_id,
-                "user_id": BOT_USER_ID,
-                "is_bot": True,
-                "is_enterprise_install": False,
-            }
-        ],
-        "is_ext_shared_channel": is_ext_shared_channel,
-    }

@@ -7,6 +7,11 @@ and a redirect to a storage URL that refuses a second credential. A message sent
 them fetched from their URLs before it is answered, as Twilio fetches them, through ``proxy``
 (the public URL's prefix and where it really leads). It runs in a thread with its own event
 loop, so a synchronous test and a daemon in a subprocess can both use it.
+
+Messages sent are listed back as Twilio lists them: newest first, filtered by ``To``, ``From``
+and ``DateSent``/``DateSent<``/``DateSent>`` (by the date alone, as Twilio documents them), a
+page of ``PageSize`` at a time with a ``next_page_uri`` for the rest. A message counts as sent
+when it is created (Twilio sets ``date_sent`` once it hands the message on).
 """
 
 from __future__ import annotations
@@ -16,8 +21,11 @@ import base64
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from email.utils import format_datetime
 from itertools import count
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import ClientSession, web
 from twilio.request_validator import RequestValidator
@@ -47,6 +55,17 @@ class _Media:
     """404 answers left before the media is ready (-1: never)."""
 
 
+@dataclass
+class _Message:
+    sid: str
+    to: str
+    from_: str
+    body: str
+    num_media: int
+    sent_at: datetime
+    status: str = "queued"
+
+
 class FakeTwilio:
     def __init__(self, api_key: bool = False) -> None:
         self.url = ""
@@ -56,6 +75,12 @@ class FakeTwilio:
         self.proxy: tuple[str, str] | None = None
         self.refusals: list[tuple[int, int]] = []
         """(HTTP status, Twilio error code) answered to the next creates, in order."""
+        self.listed: list[dict[str, str]] = []
+        """The query of each request for the Messages list, answered or not."""
+        self.list_refusals: list[tuple[int, int]] = []
+        """(HTTP status, Twilio error code) answered to the next lists, in order."""
+        self._retry_afters: list[int] = []
+        self._messages: list[_Message] = []
         self._credentials = (API_KEY, API_SECRET) if api_key else (ACCOUNT_SID, AUTH_TOKEN)
         self._media: dict[str, _Media] = {}
         self._downloads: Counter[str] = Counter()
@@ -68,6 +93,7 @@ class FakeTwilio:
     def __enter__(self) -> FakeTwilio:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create)
+        app.router.add_get("/2010-04-01/Accounts/{account}/Messages.json", self._list)
         app.router.add_get("/media/{name}", self._media_url)
         app.router.add_get("/storage/{name}", self._storage)
         self._runner = web.AppRunner(app, access_log=None)
@@ -94,6 +120,16 @@ class FakeTwilio:
             self._media[name] = _Media(content, content_type, not_found)
         return f"{self.url}/media/{name}"
 
+    def rate_limit_next(self, retry_after: int) -> None:
+        """The next Messages request (a create or a list) answers 429 with this Retry-After."""
+        with self._lock:
+            self._retry_afters.append(retry_after)
+
+    def set_status(self, sid: str, status: str) -> None:
+        with self._lock:
+            (message,) = [m for m in self._messages if m.sid == sid]
+            message.status = status
+
     def downloads(self, name: str) -> int:
         with self._lock:
             return self._downloads[name]
@@ -113,21 +149,61 @@ class FakeTwilio:
             return web.json_response({"code": 20003, "message": "Authenticate"}, status=401)
         posted = await request.post()
         form = {key: " ".join(str(value) for value in posted.getall(key)) for key in posted}
+        with self._lock:
+            if self._retry_afters:
+                return _rate_limited(self._retry_afters.pop(0))
         fetched = [await self._fetch(str(url)) for url in posted.getall("MediaUrl", [])]
         with self._lock:
             self.fetched += fetched
             if self.refusals:
-                status, code = self.refusals.pop(0)
-                return web.json_response(
-                    {"code": code, "message": f"refused ({code})", "status": status},
-                    status=status,
-                )
+                return _refused(*self.refusals.pop(0))
             sid = f"SMa{next(self._ids):031d}"
             self.sent.append({**form, "sid": sid})
+            message = _Message(
+                sid,
+                form.get("To", ""),
+                form.get("From", ""),
+                form.get("Body", ""),
+                len(fetched),
+                datetime.now(UTC),
+            )
+            self._messages.append(message)
             self._lock.notify_all()
+        return web.json_response(_record(request.match_info["account"], message), status=201)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"code": 20003, "message": "Authenticate"}, status=401)
+        query, account = request.query, request.match_info["account"]
+        with self._lock:
+            self.listed.append(dict(query))
+            if self._retry_afters:
+                return _rate_limited(self._retry_afters.pop(0))
+            if self.list_refusals:
+                return _refused(*self.list_refusals.pop(0))
+            found = [_record(account, m) for m in reversed(self._messages) if _wanted(m, query)]
+        size, page = int(query.get("PageSize", 50)), int(query.get("Page", 0))
+        filters = {k: v for k, v in query.items() if k not in ("PageSize", "Page", "PageToken")}
+        path = request.path
+
+        def uri(number: int) -> str:
+            return f"{path}?{urlencode({**filters, 'PageSize': size, 'Page': number})}"
+
+        start = page * size
+        chunk = found[start : start + size]
+        more = start + size < len(found)
         return web.json_response(
-            {"sid": sid, "status": "queued", "to": form.get("To"), "from": form.get("From")},
-            status=201,
+            {
+                "messages": chunk,
+                "start": start,
+                "end": start + max(len(chunk), 1) - 1,
+                "page": page,
+                "page_size": size,
+                "uri": uri(page),
+                "first_page_uri": uri(0),
+                "next_page_uri": f"{uri(page + 1)}&PageToken=PA{start + size}" if more else None,
+                "previous_page_uri": uri(page - 1) if page else None,
+            }
         )
 
     async def _fetch(self, url: str) -> Fetched:
@@ -156,6 +232,62 @@ class FakeTwilio:
         with self._lock:
             media = self._media[request.match_info["name"]]
         return web.Response(body=media.content, content_type=media.content_type)
+
+
+def _wanted(message: _Message, query: Any) -> bool:
+    """Whether the message passes the list's filters."""
+    day = message.sent_at.date()
+    dates = {
+        "DateSent": lambda value: day == value,
+        "DateSent<": lambda value: day <= value,
+        "DateSent>": lambda value: day >= value,
+    }
+    return (
+        query.get("To", message.to) == message.to
+        and query.get("From", message.from_) == message.from_
+        and all(
+            test(date.fromisoformat(query[key][:10])) for key, test in dates.items() if key in query
+        )
+    )
+
+
+def _record(account: str, message: _Message) -> dict[str, Any]:
+    """A message as Twilio's API answers it."""
+    stamp = format_datetime(message.sent_at)
+    return {
+        "sid": message.sid,
+        "account_sid": account,
+        "api_version": "2010-04-01",
+        "to": message.to,
+        "from": message.from_,
+        "body": message.body,
+        "status": message.status,
+        "direction": "outbound-api",
+        "num_media": str(message.num_media),
+        "num_segments": "1",
+        "date_created": stamp,
+        "date_updated": stamp,
+        "date_sent": stamp,
+        "error_code": None,
+        "error_message": None,
+        "price": None,
+        "price_unit": "USD",
+        "uri": f"/2010-04-01/Accounts/{account}/Messages/{message.sid}.json",
+    }
+
+
+def _refused(status: int, code: int) -> web.Response:
+    return web.json_response(
+        {"code": code, "message": f"refused ({code})", "status": status}, status=status
+    )
+
+
+def _rate_limited(retry_after: int) -> web.Response:
+    return web.json_response(
+        {"code": 20429, "message": "Too Many Requests", "status": 429},
+        status=429,
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def signed_webhook(url: str, form: dict[str, str]) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The channel side of the dispatcher, played by the tests: a sender that records what it was
-given and fails on command, and a clock the test moves by hand."""
+given and fails on command, a process that dies around a real sender's send, and a clock the
+test moves by hand."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.desk import build_desk
+from threadline.core.dispatcher import Dispatcher
 from threadline.core.models import Message
+from threadline.core.models.base import now_utc
 from threadline.core.outbox import Outgoing, enqueue
-from threadline.core.senders import OutboxView, SendResult
+from threadline.core.senders import OutboxView, Sender, SenderRegistry, SendResult
+from threadline.core.settings import DispatchSettings
 
 START = datetime(2024, 6, 1, 12, 0)
 
@@ -52,6 +56,47 @@ class RecordingSender:
         if failure is not None:
             raise failure
         return SendResult(self.provider_id(item))
+
+
+class Crash(BaseException):
+    """The process dying: nothing after it runs, not even the dispatcher's record."""
+
+
+@dataclass
+class CrashingOnce:
+    """A channel's real sender in a process that dies once: before its first send, or once
+    that send went out, before the dispatcher records it."""
+
+    sender: Sender
+    after_send: bool
+    crashed: bool = False
+
+    def send(self, item: OutboxView) -> SendResult:
+        if not self.crashed:
+            self.crashed = True
+            if self.after_send:
+                self.sender.send(item)
+            raise Crash
+        return self.sender.send(item)
+
+
+def dispatch_through_crash(
+    sessions: sessionmaker[Session], channel: str, sender: Sender, after_send: bool
+) -> None:
+    """Dispatches what is due in a process that dies around its first send, then, once the
+    dead worker's lease has run out, again: its row comes back resumed."""
+    settings = DispatchSettings()
+    clock = FakeClock(now_utc())
+    senders = SenderRegistry()
+    senders.register(channel, CrashingOnce(sender, after_send))
+    dispatcher = Dispatcher(sessions, senders, settings, clock)
+    try:
+        dispatcher.run_batch()
+    except Crash:
+        clock.advance(settings.lease)
+        dispatcher.run_batch()
+    else:
+        raise AssertionError("nothing was due to send")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.daemon import DaemonProcess
 from tests.support.desk_process import desk_daemon, inbound_items, run_threadline, settled
-from tests.support.fake_slack import TEAM_ID, FakeSlack, event_envelope, signed_request
+from tests.support.fake_slack import TEAM_ID, FakeSlack
+from tests.support.slack_events import event_envelope, signed_request
 from tests.support.smtp_sink import SmtpSink
 from threadline.core.models import InboundItem, Message, OutboxItem, Ticket
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.daemon import THREADLINE, DaemonProcess, eventually
 from tests.support.desk_process import desk_daemon, inbound_items, run_threadline, settled
-from tests.support.fake_slack import TEAM_ID, FakeSlack, event_envelope, signed_request
+from tests.support.fake_slack import TEAM_ID, FakeSlack
 from tests.support.fake_twilio import (
     ACCOUNT_SID,
     API_KEY,
@@ -33,6 +33,7 @@ from tests.support.fake_twilio import (
     message_form,
     signed_webhook,
 )
+from tests.support.slack_events import event_envelope, signed_request
 from tests.support.smtp_sink import SmtpSink
 from threadline.core.models import Attachment, Client, InboundItem, Message, OutboxItem, Ticket
 
