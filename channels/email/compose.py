@@ -11,14 +11,15 @@ import base64
 import hashlib
 import html
 import re
+import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy
-from email.headerregistry import Address, BaseHeader, HeaderRegistry
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
-from functools import lru_cache
+from email.base64mime import body_encode
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.policy import EmailPolicy
+from email.utils import format_datetime, formataddr, parseaddr
 
 from threadline.channels.email.marker import LOOP_HEADER, REPLY_MARKER
 from threadline.channels.email.thread_ids import NOTICE_ID_PREFIX, OUR_ID_PREFIX
@@ -29,6 +30,8 @@ from threadline.core.store import NO_SUBJECT
 from threadline.core.tokens import ReplyToken, TokenSigner
 
 MAX_REFERENCES = 10
+MAX_7BIT_LINE = 998
+"""RFC 5322's limit on a line; a longer one goes encoded."""
 """Ids in References: enough for any mail client to thread, bounded for long tickets."""
 DIGEST_CHARS = 16
 NOTICE_FOOTER = "This notice concerns no single ticket; answer a ticket from its own notification."
@@ -41,16 +44,18 @@ _LINE_BREAKS = ("Cc", "Zl", "Zp")
 """Control characters and Unicode line and paragraph separators."""
 
 
-class _HeaderClasses(HeaderRegistry):
-    """The standard registry, remembering the class it builds per header name: the stock one
-    builds a new class on every lookup, a third of the cost of composing a mail."""
+class _Formatted(EmailPolicy):
+    """The policy of the mail we compose. Its headers are written formatted (:func:`_set`) and
+    read back as they are: the stock policy parses a header every time it is read, and the
+    generator reads each part's Content-Type several times."""
 
-    @lru_cache(maxsize=128)  # noqa: B019 - one instance for the process's life
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        return super().__getitem__(name)
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        if hasattr(value, "name"):
+            return value
+        return "".join(value.splitlines())
 
 
-SMTP_POLICY = policy.SMTP.clone(header_factory=_HeaderClasses())
+SMTP_POLICY = _Formatted(linesep="\r\n")
 
 
 class InvalidAddress(PermanentSendError):
@@ -70,8 +75,10 @@ class DeskAddress:
     def parse(cls, text: str) -> DeskAddress:
         name, addr_spec = parseaddr(text)
         local, at, domain = addr_spec.rpartition("@")
-        if not text.isprintable() or not at or not local or not domain:
-            raise ValueError(f"email.address {text!r} is not an address like support@example.com")
+        if not text.isprintable() or not addr_spec.isascii() or not at or not local or not domain:
+            raise ValueError(
+                f"email.address {text!r} is not an ASCII address like support@example.com"
+            )
         return cls(local, domain.lower(), name)
 
     @property
@@ -123,9 +130,13 @@ def recipient_address(text: str) -> str:
     if not text.isprintable():
         raise InvalidAddress(f"recipient {text!r} contains control characters")
     try:
-        return normalize("email", text, default_region="")
+        address = normalize("email", text, default_region="")
     except InvalidExternalId as error:
         raise InvalidAddress(f"invalid recipient: {error}") from None
+    if not address.isascii():
+        # Its domain is ASCII already (IDNA); such a local part needs SMTPUTF8 all the way.
+        raise InvalidAddress(f"recipient {address} has a non-ASCII local part (SMTPUTF8)")
+    return address
 
 
 def message_id(mail: Mail, desk: DeskAddress, signer: TokenSigner) -> str:
@@ -144,31 +155,76 @@ def message_id(mail: Mail, desk: DeskAddress, signer: TokenSigner) -> str:
 
 
 def compose(mail: Mail, desk: DeskAddress, signer: TokenSigner, date: datetime) -> EmailMessage:
-    """``date`` is timezone-aware."""
+    """``date`` is timezone-aware.
+
+    Headers go in already formatted (``set_raw``): parsing each one into the email package's
+    header objects, only to write it back out, was most of the cost of a mail. So nothing but
+    :func:`_set` writes them, and it refuses a line break in any value.
+    """
     message = EmailMessage(policy=SMTP_POLICY)
-    message["From"] = Address(one_line(desk.display_name), addr_spec=desk.addr_spec)
-    message["To"] = Address(_name_of(mail), addr_spec=mail.recipient)
+    _set(message, "From", _mailbox(desk.display_name, desk.addr_spec))
+    _set(message, "To", _mailbox(_name_of(mail), mail.recipient))
     if mail.ticket_id is not None:
         # A notice has no Reply-To: no token may bind its answer to a ticket it is not about,
         # and the desk's bare address is its From already.
         token = signer.sign(ReplyToken(mail.ticket_id, mail.agent_id))
-        message["Reply-To"] = Address(one_line(desk.display_name), addr_spec=desk.with_token(token))
-    message["Subject"] = subject(mail)
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = f"<{message_id(mail, desk, signer)}>"
-    _thread(message, mail)
+        _set(message, "Reply-To", _mailbox(desk.display_name, desk.with_token(token)))
+    _set(message, "Subject", _words(subject(mail), "Subject"))
+    _set(message, "Date", format_datetime(date))
+    _set(message, "Message-ID", f"<{message_id(mail, desk, signer)}>")
+    for name, value in _thread(mail):
+        _set(message, name, value)
     if mail.kind != "reply":
         # RFC 3834: automatic mail says so, and asks Exchange's auto-replies to keep quiet.
         automatic = "auto-replied" if mail.kind == "acknowledgement" else "auto-generated"
-        message["Auto-Submitted"] = automatic
-        message["X-Auto-Response-Suppress"] = "All"
-    message[LOOP_HEADER] = desk.addr_spec
+        _set(message, "Auto-Submitted", automatic)
+        _set(message, "X-Auto-Response-Suppress", "All")
+    _set(message, LOOP_HEADER, desk.addr_spec)
+    _set(message, "MIME-Version", "1.0")
     text = _text(mail)
-    message.set_content(text)
-    message.add_alternative(_html(text), subtype="html")
+    # A boundary random enough never to occur in the parts: the generator need not search them.
+    boundary = f"=_{secrets.token_hex(16)}"
+    _set(message, "Content-Type", f'multipart/alternative;\n boundary="{boundary}"')
+    message.attach(_text_part(text, "plain"))
+    message.attach(_text_part(_html(text), "html"))
     for attachment in mail.attachments:
         _attach(message, attachment)
     return message
+
+
+def _set(message: EmailMessage, name: str, value: str) -> None:
+    """A folded value's line breaks are each followed by a space; any other is refused, as the
+    email package refuses one in a header it parses."""
+    if not value.replace("\n ", " ").isprintable():
+        raise ValueError(f"{name} would carry a line break or control character")
+    message.set_raw(name, value)
+
+
+def _mailbox(name: str, addr_spec: str) -> str:
+    """``Name <addr>``, the name quoted or made RFC 2047 words as it needs."""
+    name = one_line(name)
+    return formataddr((name, addr_spec), charset="utf-8") if name else addr_spec
+
+
+def _words(text: str, name: str) -> str:
+    """Unstructured text as it stands when it is ASCII, else RFC 2047 words, folded."""
+    if text.isascii():
+        return text
+    return Header(text, "utf-8", header_name=name).encode(linesep="\n")
+
+
+def _text_part(text: str, subtype: str) -> Message:
+    """7bit ASCII where the text is; UTF-8 in base64 where it is not."""
+    part = Message()
+    if text.isascii() and max(map(len, text.splitlines()), default=0) <= MAX_7BIT_LINE:
+        part["Content-Type"] = f'text/{subtype}; charset="us-ascii"'
+        part["Content-Transfer-Encoding"] = "7bit"
+        part.set_payload(text)
+    else:
+        part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+        part["Content-Transfer-Encoding"] = "base64"
+        part.set_payload(body_encode(text.encode()))
+    return part
 
 
 def subject(mail: Mail) -> str:
@@ -187,6 +243,8 @@ def subject(mail: Mail) -> str:
 
 def one_line(text: str) -> str:
     """Line breaks and other control characters become spaces; runs of spaces become one."""
+    if text.isprintable():  # none of them, as is most text: no need to look at each character
+        return " ".join(text.split())
     spaced = "".join(" " if unicodedata.category(char) in _LINE_BREAKS else char for char in text)
     return " ".join(spaced.split())
 
@@ -206,18 +264,20 @@ def _name_of(mail: Mail) -> str:
     return "" if name.lower() == mail.recipient.lower() else name
 
 
-def _thread(message: EmailMessage, mail: Mail) -> None:
-    """Ids another server chose are stored text too: one that does not look like an id is
-    left out rather than written into a header."""
+def _thread(mail: Mail) -> list[tuple[str, str]]:
+    """In-Reply-To and References. Ids another server chose are stored text too: one that
+    does not look like an id is left out rather than written into a header."""
     parent = mail.in_reply_to
     if parent is not None and not _MESSAGE_ID.fullmatch(parent):
         parent = None
     chain = [ref for ref in mail.references if ref != parent and _MESSAGE_ID.fullmatch(ref)]
     chain = [*chain, *([parent] if parent else [])][-MAX_REFERENCES:]
+    headers = []
     if parent:
-        message["In-Reply-To"] = f"<{parent}>"
+        headers.append(("In-Reply-To", f"<{parent}>"))
     if chain:
-        message["References"] = " ".join(f"<{ref}>" for ref in chain)
+        headers.append(("References", "\n ".join(f"<{ref}>" for ref in chain)))
+    return headers
 
 
 def _text(mail: Mail) -> str:

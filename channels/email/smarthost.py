@@ -27,7 +27,6 @@ import ssl
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from email.message import EmailMessage
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,7 +76,7 @@ class EmailSender:
         if isinstance(mail, PermanentSendError):
             raise mail
         message = compose(mail, self._desk, self._signer, self._clock())
-        self._deliver(message, mail.recipient)
+        self._deliver(message.as_bytes(), mail.recipient)
         return SendResult(provider_id=str(message["Message-ID"]).strip("<>"))
 
     def _read(self, items: Sequence[OutboxView]) -> Ready:
@@ -93,7 +92,7 @@ class EmailSender:
             ready.update(outgoing_mails(session, addressed, now))
         return ready
 
-    def _deliver(self, message: EmailMessage, recipient: str) -> None:
+    def _deliver(self, message: bytes, recipient: str) -> None:
         """On a kept connection when there is one; a kept connection the server dropped
         meanwhile is replaced once, as the mail never reached it."""
         while True:
@@ -102,9 +101,7 @@ class EmailSender:
             except (smtplib.SMTPException, OSError) as error:
                 raise TransientSendError(f"{self._where()}: {_describe(error)}") from None
             try:
-                connection.smtp.send_message(
-                    message, from_addr=self._desk.addr_spec, to_addrs=[recipient]
-                )
+                connection.smtp.sendmail(self._desk.addr_spec, [recipient], message)
             except (smtplib.SMTPServerDisconnected, ConnectionError) as error:
                 connection.smtp.close()
                 if reused:
@@ -122,9 +119,6 @@ class EmailSender:
             return _by_code(code, reply, f"the smarthost refused {recipient}")
         if isinstance(error, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
             return _by_code(error.smtp_code, error.smtp_error, "the smarthost refused the mail")
-        if isinstance(error, smtplib.SMTPNotSupportedError):
-            # Raised by send_message for an address that needs SMTPUTF8 the server lacks.
-            return PermanentSendError(f"the smarthost cannot take this mail: {error}")
         if isinstance(error, smtplib.SMTPException | OSError):
             return TransientSendError(f"{self._where()}: {_describe(error)}")
         return error

@@ -291,6 +291,10 @@ class TestHeaderInjection:
         with pytest.raises(PermanentSendError):
             recipient_address(address)
 
+    def test_a_recipient_with_a_non_ascii_local_part_is_refused_saying_why(self):
+        with pytest.raises(PermanentSendError, match="non-ASCII local part"):
+            recipient_address("jörg@example.de")
+
     def test_a_desk_address_with_a_line_break_is_refused(self):
         with pytest.raises(ValueError, match=r"email\.address"):
             DeskAddress.parse("support@desk.example\r\nBcc: victim@x")
