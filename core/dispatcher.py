@@ -3,11 +3,13 @@
 No database transaction is ever open across a send: a send is slow network I/O, and a
 transaction held over it would pin a connection and (on SQLite) the write lock for its whole
 length. So a batch is three steps: a short transaction that leases due rows to this worker, the
-sends, and one short transaction per row that records its outcome if the lease is still ours.
+sends, and short transactions that record the outcomes gathered meanwhile, if the leases are
+still ours.
 
 Delivery is at least once: a worker that dies between a send and its record leaves the row
-leased, and it is sent again when the lease expires. Senders get the row's stable idempotency
-key to make that resend harmless where the provider allows.
+leased, and it is sent again when the lease comes back. The row then has more claims than
+recorded tries (``OutboxView.resumed``): a sender looks for its earlier send where the provider
+lets it, and gets the row's stable idempotency key to make a resend harmless where it does not.
 
 Notifications of one burst (``core/notify.py``: same channel, agent, ticket and window) that
 come due in one claim go out as one, listing every message; each row records that send.
@@ -40,8 +42,9 @@ from threadline.core.leased_queue import (
 )
 from threadline.core.models import OutboxItem
 from threadline.core.models.base import now_utc
-from threadline.core.outbox_records import add_refs, mark_sent
+from threadline.core.outbox_records import add_refs, mark_sent, put_off
 from threadline.core.senders import (
+    NotYet,
     OutboxView,
     PermanentSendError,
     ReadsAhead,
@@ -52,6 +55,10 @@ from threadline.core.senders import (
 from threadline.core.settings import DispatchSettings
 from threadline.core.undelivered import Refused, Undelivered
 
+RECORD_EVERY_S = 0.05
+"""How long outcomes gather before they are recorded together: a transaction per row would cost
+a round trip per row, and a daemon killed before a record sends those rows again (mail with
+the same Message-ID), so a crash repeats at most this long's sends and those in flight."""
 Clock = Callable[[], datetime]
 """Naive UTC, like every timestamp column."""
 
@@ -64,6 +71,16 @@ class _Failure:
     error: str
     permanent: bool
     retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class _Later:
+    """Held back by its destination's pace: no try was made."""
+
+    seconds: float
+
+
+Outcome = SendResult | _Failure | _Later
 
 
 class Dispatcher:
@@ -108,19 +125,22 @@ class Dispatcher:
 
         The batch's rows go out in lanes, a lane per ticket (or recipient, for a row of no
         ticket): lanes run side by side on ``dispatch.concurrency`` threads, a lane's rows one
-        after another in claim order, so what a ticket's reader gets stays in order. Every
-        outcome is recorded in one transaction at the end, even when a send raised.
+        after another in claim order, so what a ticket's reader gets stays in order. Outcomes
+        are recorded as they come, those of every ``RECORD_EVERY_S`` in one transaction, and
+        those there are when a send raised.
         """
         rows, lease_ends = self._claim()
         if not rows:
             return 0
         self._read_ahead(rows)
-        outcomes: dict[int, SendResult | _Failure] = {}
+        outcomes: dict[int, Outcome] = {}
         lanes = [
             self._lanes.submit(self._send_lane, lane, lease_ends, outcomes) for lane in _lanes(rows)
         ]
-        wait(lanes)
-        self._record(rows, outcomes)
+        unrecorded, running = rows, set(lanes)
+        while running:
+            _done, running = wait(running, timeout=RECORD_EVERY_S)
+            unrecorded = self._record(unrecorded, outcomes)
         for lane in lanes:
             lane.result()
         return len(rows)
@@ -146,17 +166,22 @@ class Dispatcher:
         self,
         lane: list[list[OutboxView]],
         lease_ends: datetime,
-        outcomes: dict[int, SendResult | _Failure],
+        outcomes: dict[int, Outcome],
     ) -> None:
-        for burst in lane:
+        for place, burst in enumerate(lane):
             # A row sent after its lease ran out may be sent by another worker too.
             if self._clock() >= lease_ends:
                 return
             outcome = self._send(_together(burst))
+            if isinstance(outcome, _Later):
+                # The ticket's later rows wait with it, so they do not overtake it.
+                for waiting in lane[place:]:
+                    outcomes.update((row.id, outcome) for row in waiting)
+                return
             for row in burst:
                 outcomes[row.id] = outcome
 
-    def _send(self, row: OutboxView) -> SendResult | _Failure:
+    def _send(self, row: OutboxView) -> Outcome:
         sender = self._senders.get(row.channel)
         if sender is None:
             return _Failure(
@@ -166,6 +191,8 @@ class Dispatcher:
             )
         try:
             return sender.send(row)
+        except NotYet as held:
+            return _Later(held.seconds)
         except PermanentSendError as error:
             return _Failure(first_line(error), permanent=True)
         except TransientSendError as error:
@@ -173,26 +200,32 @@ class Dispatcher:
         except Exception as error:
             return _Failure(one_line(error), permanent=False)
 
-    def _record(self, rows: list[OutboxView], outcomes: dict[int, SendResult | _Failure]) -> None:
-        """Rows without an outcome (their lease ran out first, or a send raised past us) stay
-        leased, and come back when the lease ends."""
+    def _record(self, rows: list[OutboxView], outcomes: dict[int, Outcome]) -> list[OutboxView]:
+        """Records the outcomes of ``rows`` that have one, in one transaction; the rows still
+        without. Rows left without one when the batch ends (their lease ran out first, or a
+        send raised past us) stay leased, and come back when the lease ends."""
+        ended: dict[type, list[Any]] = {SendResult: [], _Failure: [], _Later: []}
+        waiting = []
+        for row in rows:
+            if (outcome := outcomes.get(row.id)) is None:
+                waiting.append(row)
+            else:
+                ended[type(outcome)].append((row, outcome))
+        if len(waiting) == len(rows):
+            return waiting
         now = self._clock()
-        sent = [
-            (row, outcome)
-            for row in rows
-            if isinstance(outcome := outcomes.get(row.id), SendResult)
-        ]
-        failed = [
-            (row, outcome) for row in rows if isinstance(outcome := outcomes.get(row.id), _Failure)
-        ]
+        sent, failed, later = ended[SendResult], ended[_Failure], ended[_Later]
         told: list[tuple[OutboxView, dict[str, Any], bool]] = []
         with self._sessions.begin() as session:
             if sent:
-                marked = mark_sent(session, self.worker_id, now, sent)
+                marked = mark_sent(session, self._queue, now, sent)
                 add_refs(session, sent)
                 told += [(row, {"status": "sent"}, row.id in marked) for row, _ in sent]
             for row, failure in failed:
                 told.append((row, *self._record_failure(session, row, failure, now)))
+            if later:
+                waits = [(row.id, held.seconds) for row, held in later]
+                put_off(session, self.worker_id, now, waits)
         for row, values, marked in told:
             self._log_outcome(row, values, marked)
             if self._observe is not None:
@@ -200,6 +233,7 @@ class Dispatcher:
                 self._observe(
                     row.channel, "retrying" if status == PENDING else status, row.created_at
                 )
+        return waiting
 
     def _record_failure(
         self, session: Session, row: OutboxView, outcome: _Failure, now: datetime

@@ -92,6 +92,15 @@ class TransientSendError(Exception):
         this long, longer if the backoff says so."""
 
 
+class NotYet(Exception):
+    """The destination's pace (``core/send_pace.py``) holds the row back: it is due again in
+    ``seconds``, and no try is counted."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the destination's pace holds the row back {seconds:.1f} s")
+        self.seconds = seconds
+
+
 class PermanentSendError(Exception):
     """Retrying cannot help: the row is ``parked`` at once for an operator to look at."""
 

@@ -47,9 +47,12 @@ def _health(context: ChannelContext) -> SlackHealth:
 
 def _sender(context: ChannelContext) -> Sender | None:
     from threadline.channels.slack.sender import SlackSender
+    from threadline.core.send_pace import SendPace
 
     settings = context.section(SlackSettings)
-    return SlackSender(context.sessions, settings, _health(context)) if settings.enabled else None
+    if not settings.enabled:
+        return None
+    return SlackSender(context.sessions, settings, _health(context), SendPace(context.sessions))
 
 
 def _components(context: ChannelContext) -> Sequence[Service]:

@@ -41,6 +41,7 @@ from threadline.channels.slack.outgoing import Post, outgoing_post
 from threadline.channels.slack.settings import SlackSettings
 from threadline.channels.slack.threads import SiblingInFlight, Thread
 from threadline.core.models.base import now_utc
+from threadline.core.send_pace import SendPace
 from threadline.core.senders import (
     OutboxView,
     PermanentSendError,
@@ -60,11 +61,17 @@ _log = structlog.get_logger(__name__)
 
 class SlackSender:
     def __init__(
-        self, sessions: sessionmaker[Session], settings: SlackSettings, health: SlackHealth
+        self,
+        sessions: sessionmaker[Session],
+        settings: SlackSettings,
+        health: SlackHealth,
+        pace: SendPace,
     ) -> None:
         self._sessions = sessions
         self._client: WebClient = web_client(settings)
         self._health = health
+        self._pace = pace
+        self._interval = 1 / settings.posts_per_second
 
     def send(self, item: OutboxView) -> SendResult:
         try:
@@ -142,6 +149,8 @@ class SlackSender:
         """The posted message's ``channel:ts``; None when files carried the text, as Slack
         shares an upload later and tells no ts (the thread is known then already)."""
         conversation, thread_ts = post.target
+        # Before anything of the row is posted: a row held back must not have half gone out.
+        self._pace.wait(f"slack:{conversation}", self._interval)
         if post.files and thread_ts:
             self._upload(conversation, thread_ts, post, comment=post.text)
             return None

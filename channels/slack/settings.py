@@ -28,6 +28,9 @@ class SlackSettings(Section):
     new_ticket_per_top_level_message: bool = True
     """A message outside any thread opens a ticket; false: it continues the writer's latest
     ticket that is not closed."""
+    posts_per_second: float = Field(default=1.0, gt=0, le=100)
+    """Per conversation, for every daemon on the database together: Slack takes about one
+    message a second in a channel (short bursts aside) and answers more with 429."""
     max_file_bytes: int = Field(default=20 * MEBIBYTE, ge=1)
     """Larger files of a message are not fetched; the message says so."""
 

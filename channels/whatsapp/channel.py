@@ -37,11 +37,13 @@ def _parse(raw: bytes, meta: Mapping[str, Any]) -> Inbound:
 def _sender(context: ChannelContext) -> Sender | None:
     from threadline.channels.whatsapp.media_links import media_links
     from threadline.channels.whatsapp.sender import WhatsAppSender
+    from threadline.core.send_pace import SendPace
 
     settings = context.section(WhatsAppSettings)
     if not settings.enabled:
         return None
-    return WhatsAppSender(context.sessions, settings, media_links(context))
+    pace = SendPace(context.sessions)
+    return WhatsAppSender(context.sessions, settings, media_links(context), pace)
 
 
 def _while_enabled(

@@ -39,6 +39,7 @@ from threadline.channels.whatsapp.media_links import MediaLinks
 from threadline.channels.whatsapp.settings import WhatsAppSettings
 from threadline.core.models import Attachment, ClientExternalId, Message, OutboxItem
 from threadline.core.models.base import now_utc
+from threadline.core.send_pace import SendPace
 from threadline.core.senders import (
     OutboxView,
     PermanentSendError,
@@ -66,12 +67,17 @@ class File(NamedTuple):
 
 class WhatsAppSender:
     def __init__(
-        self, sessions: sessionmaker[Session], settings: WhatsAppSettings, links: MediaLinks
+        self,
+        sessions: sessionmaker[Session],
+        settings: WhatsAppSettings,
+        links: MediaLinks,
+        pace: SendPace,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
         self._links = links
         self._clients = RestClients(settings)
+        self._pace = pace
 
     def send(self, item: OutboxView) -> SendResult:
         with self._sessions() as session:
@@ -89,6 +95,8 @@ class WhatsAppSender:
                     names = [file.filename for file in files[1:]]
                     _log.warning("whatsapp files not sent again", outbox_id=item.id, files=names)
                 return earlier
+            settings = self._settings
+            self._pace.wait(f"whatsapp:{settings.from_number}", 1 / settings.messages_per_second)
             if not inside:
                 return self._template(item, body)
             first = self._create(item, body=body, media=files[:1])

@@ -34,6 +34,9 @@ class WhatsAppSettings(Section):
     send_media: bool = True
     """Files an agent attaches go to the client, fetched by Twilio through signed links of
     ours; false: the reply names them and sends its text only."""
+    messages_per_second: float = Field(default=80.0, gt=0, le=1000)
+    """The sender's throughput Twilio allows (80 by default for a WhatsApp sender): every
+    daemon on the database together sends no faster."""
     media_link_minutes: int = Field(default=240, ge=1)
     """How long such a link works: Twilio fetches at once, but may hold a message queued
     for up to four hours."""

@@ -9,7 +9,7 @@ from threadline.core.models.job_ticks import JobTick
 from threadline.core.models.keys import DaemonKey
 from threadline.core.models.messages import Attachment, Blob, Message, MessageRef, MessageText
 from threadline.core.models.notifications import Notification
-from threadline.core.models.outbox import OutboxItem
+from threadline.core.models.outbox import DestinationPace, OutboxItem
 from threadline.core.models.schedules import Reminder, SlaClock, SlaTicket, TicketTurn
 from threadline.core.models.tickets import Tag, Ticket, ticket_assignments, ticket_tags
 from threadline.core.models.users import AgentSettings, User, UserOAuthAccount
@@ -24,6 +24,7 @@ __all__ = [
     "ClientExternalId",
     "DaemonKey",
     "Department",
+    "DestinationPace",
     "InboundItem",
     "JobTick",
     "Message",

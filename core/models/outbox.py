@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -59,3 +60,14 @@ class OutboxItem(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime())
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
+
+
+class DestinationPace(Base):
+    """When a destination with a pace (a Slack conversation, a WhatsApp sender) may next be
+    sent to, as Unix time: a float, so the reservation's arithmetic is the same on both
+    databases."""
+
+    __tablename__ = "send_paces"
+
+    destination: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float)

@@ -24,6 +24,7 @@ from threadline.core.admin.outbox import retry_outbox
 from threadline.core.dispatcher import Dispatcher
 from threadline.core.models import MessageRef, OutboxItem
 from threadline.core.senders import (
+    NotYet,
     OutboxView,
     PermanentSendError,
     SenderRegistry,
@@ -329,6 +330,30 @@ def test_a_crashed_workers_lease_is_reclaimed_once_it_expires(
     assert row(sessions, row_id).status == "sent"
     assert [item.id for item in sender.sent] == [row_id, row_id]
     assert [item.resumed for item in sender.sent] == [False, True]
+
+
+def test_a_row_its_destinations_pace_holds_back_waits_with_its_tickets_later_rows_untried(
+    sessions: sessionmaker[Session], ticket: Conversation, sender: RecordingSender, clock: FakeClock
+):
+    first, second = enqueued(
+        sessions, reply("reply:1:a@b.c", ticket), reply("reply:2:a@b.c", ticket)
+    )
+    dispatcher = make_dispatcher(sessions, sender, clock, "worker-a")
+    sender.fail_next(NotYet(3.0))
+    dispatcher.run_batch()
+
+    for row_id in (first, second):
+        held = row(sessions, row_id)
+        assert (held.status, held.attempts, held.lease_owner) == ("pending", 0, None)
+        assert held.next_attempt_at == clock() + timedelta(seconds=3)
+    assert [item.id for item in sender.sent] == [first]
+
+    clock.advance(3)
+    assert dispatcher.run_batch() == 2
+    assert [(item.id, item.resumed) for item in sender.sent[1:]] == [
+        (first, False),
+        (second, False),
+    ]
 
 
 def test_a_row_retried_after_a_recorded_failure_is_not_resumed_but_one_crashed_stays_so(

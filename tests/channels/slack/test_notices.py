@@ -20,6 +20,7 @@ from threadline.core.batch_work import BatchWork
 from threadline.core.dispatcher import Dispatcher
 from threadline.core.models import OutboxItem
 from threadline.core.notices import Notice, give_notice
+from threadline.core.send_pace import SendPace
 from threadline.core.senders import SenderRegistry
 from threadline.core.settings import DispatchSettings, NotificationSettings
 from threadline.daemon import channels
@@ -57,7 +58,8 @@ def dispatch(sessions: sessionmaker[Session], slack: FakeSlack) -> int:
         enabled=True, signing_secret="secret", bot_token=slack.token, api_base_url=slack.api_url
     )
     senders = SenderRegistry()
-    senders.register("slack", SlackSender(sessions, settings, SlackHealth(settings)))
+    sender = SlackSender(sessions, settings, SlackHealth(settings), SendPace(sessions))
+    senders.register("slack", sender)
     return Dispatcher(sessions, senders, DispatchSettings()).run_batch()
 
 

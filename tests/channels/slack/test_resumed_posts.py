@@ -30,6 +30,7 @@ from threadline.core.models import (
     User,
 )
 from threadline.core.outbox import Outgoing
+from threadline.core.send_pace import SendPace
 from threadline.core.senders import SenderRegistry
 from threadline.core.settings import DispatchSettings
 
@@ -50,7 +51,7 @@ def health(slack: FakeSlack) -> SlackHealth:
 
 @pytest.fixture
 def sender(sessions: sessionmaker[Session], slack: FakeSlack, health: SlackHealth) -> SlackSender:
-    return SlackSender(sessions, settings(slack), health)
+    return SlackSender(sessions, settings(slack), health, SendPace(sessions))
 
 
 def settings(slack: FakeSlack) -> SlackSettings:

@@ -22,6 +22,7 @@ from threadline.core.dispatcher import Dispatcher
 from threadline.core.models import Client, ClientExternalId, Message, OutboxItem, Ticket
 from threadline.core.models.base import now_utc
 from threadline.core.outbox import Outgoing
+from threadline.core.send_pace import SendPace
 from threadline.core.senders import OutboxView, SenderRegistry, TransientSendError
 from threadline.core.settings import DispatchSettings
 from threadline.core.tokens import TokenSigner
@@ -54,7 +55,7 @@ def settings(twilio: FakeTwilio) -> WhatsAppSettings:
 @pytest.fixture
 def sender(sessions: sessionmaker[Session], settings: WhatsAppSettings) -> WhatsAppSender:
     links = MediaLinks(TokenSigner("token-secret"), PUBLIC_URL, timedelta(hours=4))
-    return WhatsAppSender(sessions, settings, links)
+    return WhatsAppSender(sessions, settings, links, SendPace(sessions))
 
 
 @pytest.fixture
