@@ -1,9 +1,11 @@
-"""A reply that cannot be delivered is never silent.
+"""What the client should have got and did not is never silent.
 
 When a reply is refused for good on the client's channel (its row parked, or the provider
 reports it failed later), it goes to another channel the client is known on (a WhatsApp
 client's email, when their 24-hour window has closed); where there is none, the ticket gets an
-internal note saying why and its agents are told. Either way the ticket says what happened.
+internal note saying why and its agents are told. An acknowledgement that fails gets the note
+and the agents are told: the client may not be reachable there at all. Either way the ticket
+says what happened.
 """
 
 from __future__ import annotations
@@ -43,14 +45,16 @@ class Undelivered:
     traits: Mapping[str, ChannelTraits]
 
     def __call__(self, work: BatchWork, row: Refused, reason: str) -> None:
-        """Only replies fall back: a notification or acknowledgement that fails is logged and
-        parked, as before."""
-        if row.kind != "reply" or row.ticket_id is None:
+        """Only replies fall back. A notification to an agent that fails is logged and parked:
+        telling the agents about it could fail the same way, and again."""
+        if row.kind not in ("reply", "acknowledgement") or row.ticket_id is None:
             return
         ticket = work.tickets.get(row.ticket_id)
         if ticket is None:
             return
-        fallback = self._elsewhere(work.session, ticket.client_id, row.channel)
+        fallback = None
+        if row.kind == "reply":
+            fallback = self._elsewhere(work.session, ticket.client_id, row.channel)
         if fallback is not None:
             channel, recipient = fallback
             work.writes.outbox(
@@ -70,7 +74,8 @@ class Undelivered:
             )
             store_message(work, ticket, None, note, channel=None, internal=True)
             return
-        note = f"The reply was not delivered on {row.channel}: {reason}"
+        what = "reply" if row.kind == "reply" else "acknowledgement of the client's message"
+        note = f"The {what} was not delivered on {row.channel}: {reason}"
         message = store_message(work, ticket, None, note, channel=None, internal=True)
         agents = ticket_agents(work, ticket)
         notify(
