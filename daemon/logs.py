@@ -84,9 +84,10 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     for old in [h for h in root.handlers if isinstance(h, _RootHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
-    # Alembic announces its dialect at INFO whenever the daemon checks the schema revision, and
-    # APScheduler every job it adds and every start and stop (the scheduler logs its own runs).
-    for chatty in ("alembic.runtime.migration", "apscheduler"):
+    # Alembic announces its dialect at INFO whenever the daemon checks the schema revision,
+    # APScheduler every job it adds and every start and stop (the scheduler logs its own runs),
+    # and twilio's client every request with its headers and the client's number in the query.
+    for chatty in ("alembic.runtime.migration", "apscheduler", "twilio.http_client"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     set_level(settings.level)
 

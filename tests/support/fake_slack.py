@@ -148,11 +148,13 @@ class FakeSlack:
         with self._changed:
             self._refused[method] = error
 
-    def message_from(self, user: str, channel: str, text: str) -> str:
-        """Someone's message in ``channel``, as Slack keeps it (a thread's parent); its ts."""
+    def message_from(self, user: str, channel: str, text: str, thread_ts: str = "") -> str:
+        """Someone's message in ``channel``, as Slack keeps it (a thread's parent, or a reply
+        in the thread of ``thread_ts``); its ts."""
         with self._changed:
             message = {"type": "message", "user": user, "text": text}
-            return str(self._conversations.add(channel, message)["ts"])
+            thread = {"thread_ts": thread_ts} if thread_ts else {}
+            return str(self._conversations.add(channel, {**message, **thread})["ts"])
 
     def rate_limit_next(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         with self._changed:
