@@ -1,15 +1,19 @@
 """Benchmark of the outbox: a backlog of email replies drained by 1, 2 or 3 daemons on one
-PostgreSQL to a local SMTP sink that accepts everything. Prints, per instance count, the
-emails a second, the seconds to drain, each daemon's peak RSS and what the sink received.
+PostgreSQL (or one on SQLite) to a local SMTP sink that accepts everything. Prints, per
+instance count, the emails a second, the seconds to drain, each daemon's peak RSS and what the
+sink received.
 
     .venv/bin/python -m bench.dispatch --rows 10000 --instances 1 2 3
+    .venv/bin/python -m bench.dispatch --rows 10000 --instances 1 --backend sqlite
 
 Each run has a fresh database: ROWS tickets, each with a client's mail (and its Message-ID)
 and an agent's reply. The daemons (``threadline run``, the daemon as operators run it) start
 with an empty outbox; then one transaction queues a reply row per ticket, and the clock runs
-from its commit until every row is ``sent``. Each mail is composed as in production: read the
-ticket, thread to the client's mail, sign the reply address. The sink (aiosmtpd, its own
-process) counts the mails it accepted, so a row sent twice would show.
+from its commit until every row is ``sent`` (on SQLite, which has no wake-up between
+processes, the daemon finds the rows at its next outbox sweep, set to every second). Each
+mail is composed as in production: read the ticket, thread to the client's mail, sign the
+reply address. The sink (aiosmtpd, its own process) counts the mails it accepted, so a row
+sent twice would show.
 
 The PostgreSQL server is started from the machine's binaries as the test suite does, or taken
 from ``THREADLINE_TEST_PG_URL``.
@@ -161,7 +165,8 @@ def queue_replies(url: str, rows: int) -> float:
                     for i in ids
                 ],
             )
-        connection.execute(text("NOTIFY threadline_outbox"))
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("NOTIFY threadline_outbox"))
     committed = time.monotonic()
     engine.dispose()
     return committed
@@ -199,7 +204,11 @@ def one_run(url: str, rows: int, instances: int, directory: Path) -> dict[str, o
     )
     assert sink_process.stdout is not None
     sink_process.stdout.readline()
-    env = {"THREADLINE_SMARTHOST__PORT": str(port), "THREADLINE_LOGGING__LEVEL": "warning"}
+    env = {
+        "THREADLINE_SMARTHOST__PORT": str(port),
+        "THREADLINE_LOGGING__LEVEL": "warning",
+        "THREADLINE_DISPATCH__SWEEP_INTERVAL": "1",
+    }
     daemons = []
     try:
         for n in range(instances):
@@ -231,20 +240,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--instances", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument(
+        "--backend",
+        choices=["postgresql", "sqlite"],
+        default="postgresql",
+        help="sqlite: one instance, which finds the rows at its next outbox sweep (1 s)",
+    )
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sink:
         sink(args.sink)
         return
-    url = os.environ.get("THREADLINE_TEST_PG_URL")
-    server = external_postgres(url) if url else start_postgres()
+    if args.backend == "sqlite" and args.instances != [1]:
+        parser.error("SQLite takes one instance: --instances 1")
+    server = None
+    if args.backend == "postgresql":
+        url = os.environ.get("THREADLINE_TEST_PG_URL")
+        server = external_postgres(url) if url else start_postgres()
     try:
         with tempfile.TemporaryDirectory(prefix="threadline-bench-") as directory:
             for run, instances in enumerate(args.instances):
-                url = fresh_url("postgresql", Path(directory), server, run)
+                url = fresh_url(args.backend, Path(directory), server, run)
                 print(json.dumps(one_run(url, args.rows, instances, Path(directory))), flush=True)
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
 
 
 if __name__ == "__main__":

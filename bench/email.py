@@ -248,11 +248,15 @@ def counts(url: str) -> dict[str, int]:
     return found
 
 
-def verify(url: str, mails: int, tickets: int) -> dict[str, int]:
+def verify(url: str, mails: int, tickets: int | None) -> dict[str, int]:
     """A benchmark that loses or misthreads mail must not print a figure: every item ``done``,
-    one message each, and as many tickets as the corpus has conversations."""
+    one message each, and as many tickets as the corpus has conversations. ``tickets`` None:
+    not counted, for several processes at once, which number tickets in another order than the
+    corpus's ``[#N]`` replies assume (each process takes its ids in blocks)."""
     found = counts(url)
-    expected = {"items_done": mails, "messages": mails, "tickets": tickets}
+    expected = {"items_done": mails, "messages": mails}
+    if tickets is not None:
+        expected["tickets"] = tickets
     wrong = {k: found.get(k, 0) for k, v in expected.items() if found.get(k, 0) != v}
     others = {k: v for k, v in found.items() if k.startswith("items_") and k != "items_done"}
     if wrong or others:
@@ -279,7 +283,8 @@ def cli_mode(args: argparse.Namespace, backends: list[str], server: PostgresServ
                 result = cli_run(
                     url, directory / "mail", names, args.chunk, processes=args.processes
                 )
-                found = verify(url, len(names), made.conversations)
+                one = made.conversations if args.processes == 1 else None
+                found = verify(url, len(names), one)
                 results.append(result)
                 print(
                     f"{backend} run {run + 1}: {result['mails_per_s']:.0f} mails/s "
