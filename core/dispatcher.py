@@ -69,8 +69,8 @@ _log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class _Failure:
     error: str
-    permanent: bool
-    retry_after: float | None = None
+    retry_at: datetime | None
+    """When the row is due again; None: it is parked (refused for good, or out of attempts)."""
 
 
 @dataclass(frozen=True)
@@ -168,18 +168,27 @@ class Dispatcher:
         lease_ends: datetime,
         outcomes: dict[int, Outcome],
     ) -> None:
+        retrying: dict[str, datetime] = {}
+        """Recipient -> when an earlier row to them that failed is due again."""
         for place, burst in enumerate(lane):
             # A row sent after its lease ran out may be sent by another worker too.
             if self._clock() >= lease_ends:
                 return
-            outcome = self._send(_together(burst))
-            if isinstance(outcome, _Later):
-                # The ticket's later rows wait with it, so they do not overtake it.
+            row = _together(burst)
+            due = retrying.get(row.recipient)
+            if due is not None:
+                # It waits for the earlier row's retry, so as not to reach its reader first.
+                outcome: Outcome = _Later(max((due - self._clock()).total_seconds(), 0.0))
+            else:
+                outcome = self._send(row)
+            if isinstance(outcome, _Later) and due is None:
+                # Held back by its destination's pace: the ticket's later rows wait with it.
                 for waiting in lane[place:]:
-                    outcomes.update((row.id, outcome) for row in waiting)
+                    outcomes.update((held.id, outcome) for held in waiting)
                 return
-            for row in burst:
-                outcomes[row.id] = outcome
+            if isinstance(outcome, _Failure) and outcome.retry_at is not None:
+                retrying[row.recipient] = outcome.retry_at
+            outcomes.update((sent.id, outcome) for sent in burst)
 
     def _send(self, row: OutboxView) -> Outcome:
         sender = self._senders.get(row.channel)
@@ -187,18 +196,23 @@ class Dispatcher:
             return _Failure(
                 f"no sender is registered for channel {row.channel!r}: configure the channel, "
                 f"then run `threadline outbox retry {row.id}`",
-                permanent=True,
+                retry_at=None,
             )
         try:
             return sender.send(row)
         except NotYet as held:
             return _Later(held.seconds)
         except PermanentSendError as error:
-            return _Failure(first_line(error), permanent=True)
+            return _Failure(first_line(error), retry_at=None)
         except TransientSendError as error:
-            return _Failure(first_line(error), permanent=False, retry_after=error.retry_after)
+            return self._transient(row, first_line(error), error.retry_after)
         except Exception as error:
-            return _Failure(one_line(error), permanent=False)
+            return self._transient(row, one_line(error))
+
+    def _transient(self, row: OutboxView, error: str, retry_after: float | None = None) -> _Failure:
+        """Due again by the retry policy, or parked once its attempts ran out."""
+        retry_at = self._retry.retry_at(row.attempts + 1, self._clock(), self._rng, retry_after)
+        return _Failure(error, retry_at)
 
     def _record(self, rows: list[OutboxView], outcomes: dict[int, Outcome]) -> list[OutboxView]:
         """Records the outcomes of ``rows`` that have one, in one transaction; the rows still
@@ -238,11 +252,7 @@ class Dispatcher:
     def _record_failure(
         self, session: Session, row: OutboxView, outcome: _Failure, now: datetime
     ) -> tuple[dict[str, Any], bool]:
-        attempts = row.attempts + 1
-        retry_at = None
-        if not outcome.permanent:
-            retry_at = self._retry.retry_at(attempts, now, self._rng, outcome.retry_after)
-        values = self._queue.failed(attempts, outcome.error, retry_at)
+        values = self._queue.failed(row.attempts + 1, outcome.error, outcome.retry_at)
         marked = session.execute(
             update(OutboxItem)
             .where(

@@ -43,6 +43,7 @@ from threadline.channels.slack.threads import SiblingInFlight, Thread
 from threadline.core.models.base import now_utc
 from threadline.core.send_pace import SendPace
 from threadline.core.senders import (
+    NotYet,
     OutboxView,
     PermanentSendError,
     SendResult,
@@ -83,10 +84,8 @@ class SlackSender:
                 return SendResult(f"{earlier.conversation}:{earlier.ts}")
             return SendResult(self._post(post, item.idempotency_key))
         except SiblingInFlight:
-            raise TransientSendError(
-                "an earlier post of this ticket's thread is being sent; waiting for its thread",
-                retry_after=SIBLING_WAIT_S,
-            ) from None
+            # Not a failed try: the row is due again once the sibling's post is recorded.
+            raise NotYet(SIBLING_WAIT_S) from None
         except SlackApiError as error:
             raise self._refusal(error) from None
 

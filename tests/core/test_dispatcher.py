@@ -270,7 +270,7 @@ def test_every_try_is_told_to_the_observer_after_its_commit(
         random.Random(7),
         observe=lambda channel, outcome, queued_at: tries.append((channel, outcome)),
     )
-    enqueued(sessions, reply("reply:1:a@b.c"), reply("reply:2:a@b.c"))
+    enqueued(sessions, reply("reply:1:a@b.c"), reply("reply:2:b@b.c", recipient="b@b.c"))
     sender.fail_next(TransientSendError("timeout"), PermanentSendError("550 no such user"))
 
     dispatcher.run_batch()
@@ -354,6 +354,33 @@ def test_a_row_its_destinations_pace_holds_back_waits_with_its_tickets_later_row
         (first, False),
         (second, False),
     ]
+
+
+def test_a_ticket_row_waits_for_an_earlier_one_to_its_reader_that_failed_others_go_on(
+    sessions: sessionmaker[Session], ticket: Conversation, sender: RecordingSender, clock: FakeClock
+):
+    """A client never gets a ticket's second reply before its first."""
+    first, second, elsewhere = enqueued(
+        sessions,
+        reply("reply:1:a@b.c", ticket),
+        reply("reply:2:a@b.c", ticket),
+        reply("notify:3:agent@desk.example", ticket, recipient="agent@desk.example"),
+    )
+    dispatcher = make_dispatcher(sessions, sender, clock, "worker-a")
+    sender.fail_next(TransientSendError("451 4.3.0 try again later"))
+    dispatcher.run_batch()
+
+    failed, waiting = row(sessions, first), row(sessions, second)
+    assert (failed.status, failed.attempts) == ("pending", 1)
+    assert (waiting.status, waiting.attempts) == ("pending", 0)
+    assert failed.next_attempt_at is not None
+    assert waiting.next_attempt_at == failed.next_attempt_at
+    assert row(sessions, elsewhere).status == "sent"
+    assert [item.id for item in sender.sent] == [first, elsewhere]
+
+    clock.now = failed.next_attempt_at
+    dispatcher.run_batch()
+    assert [item.id for item in sender.sent[2:]] == [first, second]
 
 
 def test_a_row_retried_after_a_recorded_failure_is_not_resumed_but_one_crashed_stays_so(
