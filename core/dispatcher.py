@@ -168,8 +168,7 @@ class Dispatcher:
         lease_ends: datetime,
         outcomes: dict[int, Outcome],
     ) -> None:
-        retrying: dict[str, datetime] = {}
-        """Recipient -> when an earlier row to them that failed is due again."""
+        retrying: dict[str, datetime] = {}  # recipient: when an earlier row that failed is due
         for place, burst in enumerate(lane):
             # A row sent after its lease ran out may be sent by another worker too.
             if self._clock() >= lease_ends:
