@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.outbox import (
     Conversation,
+    Crash,
     FakeClock,
     RecordingSender,
     conversation,
@@ -36,10 +37,6 @@ from threadline.core.settings import DispatchSettings
 SETTINGS = DispatchSettings(
     batch_size=10, max_attempts=4, retry_initial=30.0, retry_maximum=3600.0, lease=120.0
 )
-
-
-class Crash(BaseException):
-    """The process dying mid-send: nothing after it runs."""
 
 
 @pytest.fixture
