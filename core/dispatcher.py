@@ -4,7 +4,8 @@ No database transaction is ever open across a send: a send is slow network I/O, 
 transaction held over it would pin a connection and (on SQLite) the write lock for its whole
 length. So a batch is three steps: a short transaction that leases due rows to this worker, the
 sends, and short transactions that record the outcomes gathered meanwhile, if the leases are
-still ours.
+still ours. While a full batch is sent, the next one is claimed and read on a thread of its
+own, so that the sends do not stop for it; its rows wait for every row of the batch before.
 
 Delivery is at least once: a worker that dies between a send and its record leaves the row
 leased, and it is sent again when the lease comes back. The row then has more claims than
@@ -25,11 +26,12 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.core.backoff import Backoff
 from threadline.core.batch_work import BatchWork
+from threadline.core.db import among
 from threadline.core.leased_queue import (
     PARKED,
     PENDING,
@@ -63,6 +65,26 @@ Clock = Callable[[], datetime]
 """Naive UTC, like every timestamp column."""
 
 _rows = OutboxItem.__table__
+_CLAIMED = select(
+    *(
+        _rows.c[name]
+        for name in (
+            "id",
+            "channel",
+            "kind",
+            "recipient",
+            "payload",
+            "ticket_id",
+            "message_id",
+            "attempts",
+            "claims",
+            "created_at",
+            "idempotency_key",
+        )
+    )
+)
+"""What a claimed row's view is made of, read as plain rows: a batch of ORM objects cost more
+than the claim itself."""
 _log = structlog.get_logger(__name__)
 
 
@@ -115,24 +137,40 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._observe = observe
         self._lanes = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="dispatch")
+        self._claims = ThreadPoolExecutor(1, thread_name_prefix="dispatch-claim")
 
     @property
     def worker_id(self) -> str:
         return self._queue.worker_id
 
     def run_batch(self) -> int:
-        """Claim and handle one batch; the number of rows claimed (0: nothing was due).
+        """Claim and send one batch; the number of rows claimed (0: nothing was due)."""
+        return self._send_batch(*self._claim())
 
-        The batch's rows go out in lanes, a lane per ticket (or recipient, for a row of no
+    def run_until_idle(self, stopping: Callable[[], bool] = lambda: False) -> int:
+        """Batches until one is not full; the rows claimed. Once ``stopping()`` says so, no
+        more is claimed: the batch in hand is sent, and nothing stays leased."""
+        claimed = 0
+        rows, lease_ends = self._claim()
+        while rows:
+            ahead = None
+            if len(rows) == self._settings.batch_size and not stopping():
+                ahead = self._claims.submit(self._claim, [row.id for row in rows])
+            claimed += self._send_batch(rows, lease_ends)
+            if ahead is None:
+                break
+            rows, lease_ends = ahead.result()
+        return claimed
+
+    def _send_batch(self, rows: list[OutboxView], lease_ends: datetime) -> int:
+        """The batch's rows go out in lanes, a lane per ticket (or recipient, for a row of no
         ticket): lanes run side by side on ``dispatch.concurrency`` threads, a lane's rows one
         after another in claim order, so what a ticket's reader gets stays in order. Outcomes
         are recorded as they come, those of every ``RECORD_EVERY_S`` in one transaction, and
         those there are when a send raised.
         """
-        rows, lease_ends = self._claim()
         if not rows:
             return 0
-        self._read_ahead(rows)
         outcomes: dict[int, Outcome] = {}
         lanes = [
             self._lanes.submit(self._send_lane, lane, lease_ends, outcomes) for lane in _lanes(rows)
@@ -145,12 +183,17 @@ class Dispatcher:
             lane.result()
         return len(rows)
 
-    def _claim(self) -> tuple[list[OutboxView], datetime]:
+    def _claim(self, holding: list[int] | None = None) -> tuple[list[OutboxView], datetime]:
+        """The rows, in id order, read ahead, and when their lease ends. ``holding``: the
+        rows of the batch being sent, which are not due again."""
         now = self._clock()
         with self._sessions.begin() as session:
-            ids = self._queue.claim(session.connection(), now, self._settings.batch_size)
-            rows = session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids))).all()
-            views = sorted((_view(item) for item in rows), key=lambda view: view.id)
+            ids = self._queue.claim(
+                session.connection(), now, self._settings.batch_size, holding or ()
+            )
+            rows = session.execute(_CLAIMED.where(among(session, _rows.c.id, ids))).all()
+            views = sorted((_view(row) for row in rows), key=lambda view: view.id)
+        self._read_ahead(views)
         return views, now + self._queue.lease
 
     def _read_ahead(self, rows: list[OutboxView]) -> None:
@@ -332,17 +375,17 @@ def _together(burst: list[OutboxView]) -> OutboxView:
     return replace(first, payload={**first.payload, "type": kind, "body": body})
 
 
-def _view(item: OutboxItem) -> OutboxView:
+def _view(row: Row[Any]) -> OutboxView:
     return OutboxView(
-        id=item.id,
-        channel=item.channel,
-        kind=item.kind,
-        recipient=item.recipient,
-        payload=dict(item.payload),
-        ticket_id=item.ticket_id,
-        message_id=item.message_id,
-        attempts=item.attempts,
-        created_at=item.created_at,
-        idempotency_key=item.idempotency_key,
-        resumed=item.claims > item.attempts + 1,
+        id=row.id,
+        channel=row.channel,
+        kind=row.kind,
+        recipient=row.recipient,
+        payload=dict(row.payload),
+        ticket_id=row.ticket_id,
+        message_id=row.message_id,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        idempotency_key=row.idempotency_key,
+        resumed=row.claims > row.attempts + 1,
     )

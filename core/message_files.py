@@ -9,6 +9,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from threadline.core.db import among
 from threadline.core.models import Attachment, Blob
 
 
@@ -35,7 +36,10 @@ def files_of_messages(
     rows = session.execute(
         select(Attachment.message_id, Attachment.filename, Attachment.content_type, Blob.content)
         .join(Blob, Blob.sha256 == Attachment.sha256)
-        .where(Attachment.message_id.in_(message_ids), Attachment.quarantined.is_(None))
+        .where(
+            among(session, Attachment.message_id, message_ids),
+            Attachment.quarantined.is_(None),
+        )
         .order_by(Attachment.id)
     )
     files: dict[int, list[MessageFile]] = {}

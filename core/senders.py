@@ -80,7 +80,8 @@ class ReadsAhead(Protocol):
     def read_ahead(self, items: Sequence[OutboxView]) -> None:
         """Told a batch's rows of this channel before any of them is sent, outside any
         transaction: the sender reads what they need in a few queries rather than a few per
-        row, and :meth:`Sender.send` then uses what it read."""
+        row, and :meth:`Sender.send` then uses what it read. The next batch is told while this
+        one is still sent, never the one after it: a sender keeps what it read for two."""
         ...
 
 

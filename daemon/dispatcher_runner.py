@@ -16,4 +16,5 @@ class DispatcherRunner(Runner):
         self._dispatcher = dispatcher
 
     async def run_once(self) -> bool:
-        return await asyncio.to_thread(self._dispatcher.run_batch) > 0
+        claimed = await asyncio.to_thread(self._dispatcher.run_until_idle, lambda: self.stopping)
+        return claimed > 0

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from threadline.channels.email import CHANNEL
 from threadline.channels.email.compose import MAX_REFERENCES, Mail, MailAttachment
+from threadline.core.db import among
 from threadline.core.message_files import files_of_messages
 from threadline.core.models import Client, Message, MessageRef, Suppression, Ticket, User
 from threadline.core.senders import OutboxView, PermanentSendError
@@ -100,13 +101,13 @@ def _titles(session: Session, tickets: Collection[int]) -> dict[int, tuple[str, 
     rows = session.execute(
         select(Ticket.id, Ticket.title, Client.name)
         .join(Client, Client.id == Ticket.client_id)
-        .where(Ticket.id.in_(tickets))
+        .where(among(session, Ticket.id, tickets))
     )
     return {ticket: (title, name) for ticket, title, name in rows}
 
 
 def _names(session: Session, agents: Collection[int]) -> dict[int, str]:
-    rows = session.execute(select(User.id, User.name).where(User.id.in_(agents)))
+    rows = session.execute(select(User.id, User.name).where(among(session, User.id, agents)))
     return {agent: name or "" for agent, name in rows}
 
 
@@ -123,7 +124,7 @@ def _last_client_ids(session: Session, tickets: Collection[int]) -> dict[int, st
         )
         .join(Message, Message.id == MessageRef.message_id)
         .where(
-            Message.ticket_id.in_(tickets),
+            among(session, Message.ticket_id, tickets),
             Message.client_id.is_not(None),
             Message.channel == CHANNEL,
             MessageRef.channel == CHANNEL,
@@ -149,7 +150,7 @@ def _references(session: Session, tickets: Collection[int]) -> dict[int, tuple[s
         )
         .outerjoin(Message, Message.id == MessageRef.message_id)
         .where(
-            MessageRef.ticket_id.in_(tickets),
+            among(session, MessageRef.ticket_id, tickets),
             MessageRef.channel == CHANNEL,
             Message.is_internal.is_not(True),
         )
@@ -173,7 +174,7 @@ def _suppressed(
         select(Suppression.address, func.max(Suppression.until))
         .where(
             Suppression.channel == CHANNEL,
-            Suppression.address.in_(recipients),
+            among(session, Suppression.address, recipients),
             Suppression.until > now,
         )
         .group_by(Suppression.address)

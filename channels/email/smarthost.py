@@ -61,16 +61,18 @@ class EmailSender:
         self._clock = clock
         self._connections = SmtpConnections(self._connect)
         self._ready: Ready = {}
+        self._sending: Ready = {}
         self._lock = threading.Lock()
 
     def read_ahead(self, items: Sequence[OutboxView]) -> None:
         ready = self._read(items)
         with self._lock:
-            self._ready = ready
+            # The batch being sent keeps its mails; what is left of the one before it is gone.
+            self._sending, self._ready = self._ready, ready
 
     def send(self, item: OutboxView) -> SendResult:
         with self._lock:
-            mail = self._ready.pop(item.id, None)
+            mail = self._ready.pop(item.id, None) or self._sending.pop(item.id, None)
         if mail is None:
             mail = self._read([item])[item.id]
         if isinstance(mail, PermanentSendError):
