@@ -1,9 +1,11 @@
 """Benchmark of the outbox: a backlog of email replies drained by 1, 2 or 3 daemons on one
 PostgreSQL (or one on SQLite) to a local SMTP sink that accepts everything. Prints, per
-instance count, the emails a second, the seconds to drain, each daemon's peak RSS and what the
-sink received.
+instance count, the emails a second, the seconds to drain, the CPU the daemons spent a mail
+and that of the whole machine (daemons, database, sink), how busy the machine was, each
+daemon's peak RSS and what the sink received.
 
     .venv/bin/python -m bench.dispatch --rows 10000 --instances 1 2 3
+    .venv/bin/python -m bench.dispatch --rows 10000 --instances 1 --sink smtp-sink
     .venv/bin/python -m bench.dispatch --rows 10000 --instances 1 --backend sqlite
 
 Each run has a fresh database: ROWS tickets, each with a client's mail (and its Message-ID)
@@ -12,8 +14,8 @@ with an empty outbox; then one transaction queues a reply row per ticket, and th
 from its commit until every row is ``sent`` (on SQLite, which has no wake-up between
 processes, the daemon finds the rows at its next outbox sweep, set to every second). Each
 mail is composed as in production: read the ticket, thread to the client's mail, sign the
-reply address. The sink (aiosmtpd, its own process) counts the mails it accepted, so a row
-sent twice would show.
+reply address. The sink (``bench/smtp_sinks.py``: aiosmtpd, or Postfix's smtp-sink, its own
+process) counts the mails it accepted, so a row sent twice would show.
 
 The PostgreSQL server is started from the machine's binaries as the test suite does, or taken
 from ``THREADLINE_TEST_PG_URL``.
@@ -22,21 +24,17 @@ from ``THREADLINE_TEST_PG_URL``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import func, insert, select, text
 
 from bench.core import fresh_url
+from bench.smtp_sinks import KINDS, SinkProcess
 from tests.support.daemon import DaemonProcess, write_config
 from tests.support.ports import free_port
 from tests.support.postgres import external_postgres, start_postgres
@@ -55,31 +53,6 @@ from threadline.core.models import (
 CHUNK = 5000
 DRAIN_TIMEOUT_S = 900
 NOW = datetime(2026, 12, 7, 10, 0)
-
-
-class Counting:
-    """The sink's handler: accepts every mail and counts it."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
-        self.count += 1
-        return "250 2.0.0 accepted"
-
-
-def sink(port: int) -> None:
-    """Serves until SIGTERM, then prints how many mails it accepted."""
-    handler = Counting()
-    loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(
-        loop.create_server(lambda: SMTP(handler, hostname="sink"), "127.0.0.1", port)
-    )
-    loop.add_signal_handler(signal.SIGTERM, loop.stop)
-    print("ready", flush=True)
-    loop.run_forever()
-    server.close()
-    print(handler.count, flush=True)
 
 
 def fill(url: str, rows: int) -> None:
@@ -194,16 +167,25 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def one_run(url: str, rows: int, instances: int, directory: Path) -> dict[str, object]:
+def cpu_seconds(pid: int) -> float:
+    """User and system time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent on anything but idling, all cores together."""
+    fields = [int(field) for field in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def one_run(
+    url: str, rows: int, instances: int, directory: Path, sink_kind: str
+) -> dict[str, object]:
     fill(url, rows)
     port = free_port()
-    sink_process = subprocess.Popen(
-        [sys.executable, "-m", "bench.dispatch", "--sink", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert sink_process.stdout is not None
-    sink_process.stdout.readline()
+    sink = SinkProcess(sink_kind, port, directory)
     env = {
         "THREADLINE_SMARTHOST__PORT": str(port),
         "THREADLINE_LOGGING__LEVEL": "warning",
@@ -217,20 +199,27 @@ def one_run(url: str, rows: int, instances: int, directory: Path) -> dict[str, o
             daemons.append(DaemonProcess(config, http_port, directory, env))
         for daemon in daemons:
             daemon.wait_until_serving()
+        cpu_before = [cpu_seconds(daemon.process.pid) for daemon in daemons]
+        busy_before = machine_busy_seconds()
         started = queue_replies(url, rows)
         drained = wait_until_sent(url, rows)
+        busy = machine_busy_seconds() - busy_before
+        cpu = [cpu_seconds(d.process.pid) - b for d, b in zip(daemons, cpu_before, strict=True)]
         rss = [round(peak_rss_mb(daemon.process.pid)) for daemon in daemons]
     finally:
         for daemon in daemons:
             daemon.stop(timeout=30)
-        sink_process.send_signal(signal.SIGTERM)
-        accepted = int(sink_process.communicate(timeout=30)[0].split()[-1])
+        accepted = sink.stop()
     seconds = drained - started
     return {
+        "sink": sink_kind,
         "instances": instances,
         "rows": rows,
         "seconds": round(seconds, 2),
         "emails_per_s": round(rows / seconds),
+        "daemon_cpu_ms_per_email": round(sum(cpu) * 1000 / rows, 3),
+        "machine_cpu_ms_per_email": round(busy * 1000 / rows, 3),
+        "machine_busy": f"{busy / (seconds * os.cpu_count()):.0%}",
         "peak_rss_mb": rss,
         "sink_accepted": accepted,
     }
@@ -246,11 +235,13 @@ def main() -> None:
         default="postgresql",
         help="sqlite: one instance, which finds the rows at its next outbox sweep (1 s)",
     )
-    parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--sink",
+        choices=KINDS,
+        default="aiosmtpd",
+        help="smtp-sink: Postfix's, which takes far less of the machine (bench/smtp_sinks.py)",
+    )
     args = parser.parse_args()
-    if args.sink:
-        sink(args.sink)
-        return
     if args.backend == "sqlite" and args.instances != [1]:
         parser.error("SQLite takes one instance: --instances 1")
     server = None
@@ -261,7 +252,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="threadline-bench-") as directory:
             for run, instances in enumerate(args.instances):
                 url = fresh_url(args.backend, Path(directory), server, run)
-                print(json.dumps(one_run(url, args.rows, instances, Path(directory))), flush=True)
+                result = one_run(url, args.rows, instances, Path(directory), args.sink)
+                print(json.dumps(result), flush=True)
     finally:
         if server is not None:
             server.stop()
