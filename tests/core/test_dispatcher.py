@@ -438,9 +438,11 @@ def test_a_batch_stops_sending_once_its_lease_has_run_out(
     assert [item.id for item in sender.sent] == [first, second]
 
 
+@pytest.mark.parametrize("run", ["run_batch", "run_until_idle"])
 def test_concurrent_dispatchers_never_send_the_same_row(
-    sessions: sessionmaker[Session], sender: RecordingSender
+    sessions: sessionmaker[Session], sender: RecordingSender, run: str
 ):
+    """``run_until_idle`` claims the next batch while one is sent, holding the one in hand."""
     rows = 120
     enqueued(sessions, *(reply(f"reply:{n}:a@b.c") for n in range(rows)))
     sender.during_send = lambda item: threading.Event().wait(0.001)
@@ -454,7 +456,7 @@ def test_concurrent_dispatchers_never_send_the_same_row(
     def work(dispatcher: Dispatcher) -> None:
         try:
             start.wait(timeout=10)
-            while count := dispatcher.run_batch():
+            while count := getattr(dispatcher, run)():
                 claimed[dispatcher.worker_id] += count
         except BaseException as error:
             errors.append(error)
