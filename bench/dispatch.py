@@ -200,8 +200,8 @@ def one_run(
         for daemon in daemons:
             daemon.wait_until_serving()
         cpu_before = [cpu_seconds(daemon.process.pid) for daemon in daemons]
-        busy_before = machine_busy_seconds()
         started = queue_replies(url, rows)
+        busy_before = machine_busy_seconds()
         drained = wait_until_sent(url, rows)
         busy = machine_busy_seconds() - busy_before
         cpu = [cpu_seconds(d.process.pid) - b for d, b in zip(daemons, cpu_before, strict=True)]
