@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.daemon import DaemonProcess
+from tests.support.daemon import DaemonProcess, eventually
 from tests.support.desk_process import desk_daemon, inbound_items, run_threadline, settled
 from tests.support.fake_slack import TEAM_ID, FakeSlack
 from tests.support.slack_events import event_envelope, signed_request
 from tests.support.smtp_sink import SmtpSink
-from threadline.core.models import InboundItem, Message, OutboxItem, Ticket
+from threadline.core.models import InboundItem, Message, MessageRef, OutboxItem, Ticket
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 SUPPORT = "C0SUPPORT"
@@ -154,3 +154,20 @@ def slack_desk(tmp_path: Path, db_url: str, sessions: sessionmaker[Session]) -> 
 
 def healthz(desk: SlackDesk) -> dict[str, Any]:
     return json.loads(desk.daemon.get("/healthz")[1])
+
+
+def recorded(sessions: sessionmaker[Session], post: dict[str, Any]) -> str:
+    """The post's ts, once the desk has recorded the post: the dispatcher records its sends
+    after they went out (every 50 ms), and an agent's answer in its thread before that finds
+    no ticket yet."""
+    ref = f"{post['channel']}:{post['ts']}"
+    query = select(MessageRef.id).where(
+        MessageRef.channel == "slack", MessageRef.external_id == ref
+    )
+
+    def found() -> bool:
+        with sessions() as session:
+            return session.scalar(query) is not None
+
+    eventually("the post recorded", found)
+    return str(post["ts"])

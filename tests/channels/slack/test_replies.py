@@ -13,6 +13,7 @@ from tests.channels.slack.conftest import (
     WAIT_S,
     SlackDesk,
     healthz,
+    recorded,
 )
 from tests.support.daemon import eventually
 
@@ -70,10 +71,9 @@ def test_a_mail_clients_ticket_is_answered_from_the_agents_channel_with_threadin
     assert root["text"].startswith("*#")
     assert "Printer on fire" in root["text"]
 
-    agent_says(desk, "note: I know this printer, it does that.", AGENTS, root["ts"])
-    agent_says(
-        desk, "#priority high\nPull the plug, then use the extinguisher.", AGENTS, root["ts"]
-    )
+    thread = recorded(desk.sessions, root)
+    agent_says(desk, "note: I know this printer, it does that.", AGENTS, thread)
+    agent_says(desk, "#priority high\nPull the plug, then use the extinguisher.", AGENTS, thread)
 
     mails = eventually(
         "the reply mail", lambda: [r for r in desk.sink.received if CLIENT_EMAIL in r.rcpt_tos]
@@ -90,7 +90,7 @@ def test_a_mail_clients_ticket_is_answered_from_the_agents_channel_with_threadin
     assert bodies[1] == ("I know this printer, it does that.", True)
     assert bodies[2] == ("Pull the plug, then use the extinguisher.", False)
 
-    agent_says(desk, "#close", AGENTS, root["ts"])
+    agent_says(desk, "#close", AGENTS, thread)
     eventually("the ticket closed", lambda: desk.tickets()[0].status == "closed")
 
 
@@ -100,7 +100,7 @@ def test_someone_who_is_no_agent_writing_in_the_agents_channel_is_parked(slack_d
     (root,) = desk.slack.wait_for_posts(1)
 
     stranger = desk.message("I'll take it", channel=AGENTS, channel_type="channel", user="U0NEW")
-    desk.send({**stranger, "thread_ts": root["ts"]})
+    desk.send({**stranger, "thread_ts": recorded(desk.sessions, root)})
 
     item = desk.settled()[-1]
     assert item.status == "parked"
@@ -121,7 +121,7 @@ def test_an_agent_notified_by_slack_dm_answers_in_its_thread(slack_desk: SlackDe
     assert desk.sink.received == []
 
     reply = desk.message("Done, refunded.", channel=dm["channel"], user=AGENT_USER)
-    desk.send({**reply, "thread_ts": dm["ts"]})
+    desk.send({**reply, "thread_ts": recorded(desk.sessions, dm)})
 
     (mail,) = eventually("the reply mail", lambda: desk.sink.received)
     assert mail.rcpt_tos == (CLIENT_EMAIL,)

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.channels.slack.conftest import recorded
 from tests.support.daemon import THREADLINE, DaemonProcess, eventually
 from tests.support.desk_process import desk_daemon, inbound_items, run_threadline, settled
 from tests.support.fake_slack import TEAM_ID, FakeSlack
@@ -397,7 +398,7 @@ def test_an_agents_reply_in_the_slack_agents_channel_reaches_the_whatsapp_client
             "team": TEAM_ID,
             "text": "It arrives tomorrow.",
             "ts": f"{root['ts'].split('.')[0]}.999999",
-            "thread_ts": root["ts"],
+            "thread_ts": recorded(desk.sessions, root),
         }
         data, headers = signed_request(secret, event_envelope(reply, event_id="Ev1"))
         url = f"http://127.0.0.1:{desk.daemon.port}/slack/events"
