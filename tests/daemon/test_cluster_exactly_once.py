@@ -7,7 +7,6 @@ what a crash can repeat" says; the test counts those."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -42,7 +41,7 @@ from tests.support.cluster_traffic import (
 )
 from tests.support.daemon import eventually
 from tests.support.desk_cluster import DESK, DeskCluster, Sinks, desk_cluster
-from tests.support.dovecot import Account, DovecotServer, DovecotUnavailable, start_dovecot
+from tests.support.dovecot import Account, DovecotServer, dovecot_for_tests
 from tests.support.fake_slack import TEAM_ID, FakeSlack
 from tests.support.fake_twilio import FakeTwilio
 from tests.support.smtp_sink import SmtpSink
@@ -81,12 +80,7 @@ MailJob = tuple[str, str, bytes, Sent]
 
 @pytest.fixture(scope="module")
 def dovecot() -> Iterator[DovecotServer]:
-    try:
-        server = start_dovecot()
-    except DovecotUnavailable as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs Dovecot: {error}")
-        pytest.skip(str(error))
+    server = dovecot_for_tests()
     yield server
     server.stop()
 

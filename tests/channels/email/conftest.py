@@ -5,27 +5,17 @@ Under ``CI=true`` a missing Dovecot fails the run instead of skipping the IMAP t
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.support.dovecot import Account, DovecotServer, DovecotUnavailable, start_dovecot
-
-
-def _start(extra_config: str = "") -> DovecotServer:
-    try:
-        return start_dovecot(extra_config)
-    except DovecotUnavailable as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs Dovecot: {error}")
-        pytest.skip(str(error))
+from tests.support.dovecot import Account, DovecotServer, dovecot_for_tests
 
 
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[DovecotServer]:
-    server = _start()
+    server = dovecot_for_tests()
     yield server
     server.stop()
 
@@ -34,7 +24,7 @@ def dovecot() -> Iterator[DovecotServer]:
 def plain_dovecot() -> Iterator[DovecotServer]:
     """A server that offers no IDLE, MOVE or UIDPLUS once logged in: the poller's fallbacks.
     (MULTIAPPEND stays, for the tests' own deliveries.)"""
-    server = _start("imap_capability = IMAP4rev1 LITERAL+ MULTIAPPEND\n")
+    server = dovecot_for_tests("imap_capability = IMAP4rev1 LITERAL+ MULTIAPPEND\n")
     yield server
     server.stop()
 
