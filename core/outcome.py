@@ -18,3 +18,10 @@ class Outcome:
 class Park(Exception):
     """Retrying cannot help (unknown sender under the ``park`` policy, no parser for the
     channel): the item is ``parked`` at once, with this message as its error."""
+
+
+class TooEarly(Exception):
+    """Retrying will soon help: the item names something the desk is about to record (our own
+    Slack post, whose ref is written just after Slack answered, can be answered in its thread
+    before that). It waits its backoff like any failure and is parked when its attempts run
+    out, as when it never names anything of ours."""

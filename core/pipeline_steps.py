@@ -29,7 +29,7 @@ from threadline.core.lifecycle import on_message, raise_priority
 from threadline.core.models import Ticket
 from threadline.core.normalized import Classification, Inbound
 from threadline.core.notify import Teller, mark_read
-from threadline.core.outcome import Outcome, Park
+from threadline.core.outcome import Outcome, Park, TooEarly
 from threadline.core.routing import assign, route, strategy_of
 from threadline.core.rows import TurnRow
 from threadline.core.screening import outbound_allowed
@@ -176,6 +176,12 @@ def ticket(work: BatchWork, it: InFlight, settings: PipelineSettings) -> Outcome
     if it.inbound.internal:
         return Outcome("ignored", reason="a note about a message that was not stored here")
     if it.author.client_id is None:
+        hints = it.inbound.hints
+        if hints.chat_thread is not None and hints.chat_thread != hints.own_id:
+            raise TooEarly(
+                "an agent's answer in a thread of no ticket, or of our post not recorded yet: "
+                "agents answer in the thread of a ticket's post"
+            )
         raise Park(
             "an agent's message matches no ticket: agents answer through a ticket's reply "
             "address or thread"

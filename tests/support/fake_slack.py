@@ -74,6 +74,10 @@ class FakeSlack:
         """Method -> the error it answers."""
         self._rate_limits: dict[str, tuple[int, int]] = {}
         """Method -> (Retry-After seconds, how many more calls get a 429)."""
+        self._held: set[str] = set()
+        self._released = threading.Event()
+        """Set while no answer is held back (see :meth:`hold_answers`)."""
+        self._released.set()
         self._files: dict[str, _HostedFile] = {}
         self._downloads: Counter[str] = Counter()
         self._pending: dict[str, _PendingUpload] = {}
@@ -105,6 +109,7 @@ class FakeSlack:
         self._thread.start()
 
     def stop(self) -> None:
+        self.release_answers()
         if self._loop is not None and self._thread is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
@@ -159,6 +164,18 @@ class FakeSlack:
     def rate_limit_next(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         with self._changed:
             self._rate_limits[method] = (retry_after, times)
+
+    def hold_answers(self, method: str) -> None:
+        """Calls of ``method`` are served (a post is kept, and the test sees it) but their
+        answers wait for :meth:`release_answers`, as when Slack's answer is slow to come back."""
+        with self._changed:
+            self._held.add(method)
+            self._released.clear()
+
+    def release_answers(self) -> None:
+        with self._changed:
+            self._held.clear()
+        self._released.set()
 
     def revoke(self) -> None:
         """As when the app is uninstalled: the token stops working for the API and for files."""
@@ -250,6 +267,9 @@ class FakeSlack:
             handler = self._methods().get(method, _unknown_method)
             answer = handler(params)
             self._changed.notify_all()
+            held = method in self._held
+        if held:
+            await asyncio.get_running_loop().run_in_executor(None, self._released.wait)
         return web.json_response(answer)
 
     def _methods(self) -> dict[str, Callable[[Params], Answer]]:

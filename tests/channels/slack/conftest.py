@@ -131,7 +131,10 @@ class SlackDesk:
 
 
 @pytest.fixture
-def slack_desk(tmp_path: Path, db_url: str, sessions: sessionmaker[Session]) -> Iterator[SlackDesk]:
+def slack_desk(
+    request: pytest.FixtureRequest, tmp_path: Path, db_url: str, sessions: sessionmaker[Session]
+) -> Iterator[SlackDesk]:
+    """Items tried 5 times, or as often as the test's indirect parameter says."""
     with FakeSlack() as slack, SmtpSink() as sink:
         slack.add_user(CLIENT_USER, TEAM_ID, "Ada Lovelace")
         slack.add_user(AGENT_USER, TEAM_ID, "Grace Hopper", AGENT_EMAIL)
@@ -146,6 +149,7 @@ def slack_desk(tmp_path: Path, db_url: str, sessions: sessionmaker[Session]) -> 
                 ("users", "add", "Grace Hopper", AGENT_EMAIL),
                 ("users", "link", AGENT_EMAIL, "slack", f"{TEAM_ID}:{AGENT_USER}"),
             ],
+            max_attempts=getattr(request, "param", 5),
         )
         with started as (daemon, smtp_port):
             config = daemon.config
@@ -159,7 +163,7 @@ def healthz(desk: SlackDesk) -> dict[str, Any]:
 def recorded(sessions: sessionmaker[Session], post: dict[str, Any]) -> str:
     """The post's ts, once the desk has recorded the post: the dispatcher records its sends
     after they went out (every 50 ms), and an agent's answer in its thread before that finds
-    no ticket yet."""
+    no ticket yet and waits for a retry (``test_replies.py`` tests that on its own)."""
     ref = f"{post['channel']}:{post['ts']}"
     query = select(MessageRef.id).where(
         MessageRef.channel == "slack", MessageRef.external_id == ref

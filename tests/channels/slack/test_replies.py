@@ -6,6 +6,8 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 
+import pytest
+
 from tests.channels.slack.conftest import (
     AGENT_EMAIL,
     AGENT_USER,
@@ -92,6 +94,33 @@ def test_a_mail_clients_ticket_is_answered_from_the_agents_channel_with_threadin
 
     agent_says(desk, "#close", AGENTS, thread)
     eventually("the ticket closed", lambda: desk.tickets()[0].status == "closed")
+
+
+@pytest.mark.parametrize("slack_desk", [20], indirect=True)
+def test_an_answer_to_our_post_before_slack_answered_the_post_waits_and_is_not_parked(
+    slack_desk: SlackDesk,
+):
+    """Slack can deliver an agent's answer in our post's thread before its answer to the post
+    itself reached the desk; until then the desk cannot know the thread is the ticket's."""
+    desk = slack_desk
+    desk.slack.hold_answers("chat.postMessage")
+    desk.mail(CLIENT_EMAIL, "Printer on fire", "It is on fire.", "<fire-1@example.com>")
+    (root,) = desk.slack.wait_for_posts(1)
+
+    agent_says(desk, "Pull the plug.", AGENTS, root["ts"])
+    eventually("the answer tried once", lambda: desk.items()[-1].attempts >= 1)
+    waiting = desk.items()[-1]
+    assert waiting.status == "pending"
+    assert "not recorded yet" in waiting.last_error
+    desk.slack.release_answers()
+
+    (mail,) = eventually(
+        "the reply mail", lambda: [r for r in desk.sink.received if CLIENT_EMAIL in r.rcpt_tos]
+    )
+    assert mail.message["In-Reply-To"] == "<fire-1@example.com>"
+    assert [item.status for item in desk.settled()] == ["done", "done"]
+    (ticket,) = desk.tickets()
+    assert [m.body for m in desk.messages(ticket.id)] == ["It is on fire.", "Pull the plug."]
 
 
 def test_someone_who_is_no_agent_writing_in_the_agents_channel_is_parked(slack_desk: SlackDesk):
