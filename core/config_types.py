@@ -7,8 +7,9 @@ towards core.
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, PlainSerializer
 
@@ -56,3 +57,31 @@ Listen = Annotated[
     BeforeValidator(ListenAddress.parse),
     PlainSerializer(str, return_type=str),
 ]
+
+
+MAX_PROCESSES = 64
+AUTO_PROCESSES = 2
+"""Enough to keep up with the one core the daemon's own work keeps busy: a parse worker takes
+about as long over an item as the processor storing it."""
+
+
+def _count_or_auto(value: object) -> object:
+    """One message for a bad value, rather than one per member of the union; a count may come
+    from the environment, as text."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if value == "auto" or (type(value) is int and 0 <= value <= MAX_PROCESSES):
+        return value
+    raise ValueError(f'a number of processes from 0 to {MAX_PROCESSES}, or "auto"')
+
+
+Processes = Annotated[int | Literal["auto"], BeforeValidator(_count_or_auto)]
+"""Helper processes (``core/worker_processes.py``); 0: the work is done in the daemon itself."""
+
+
+def process_count(processes: int | Literal["auto"]) -> int:
+    """``auto``: one per CPU this process may use beyond the one its own work keeps busy, up to
+    :data:`AUTO_PROCESSES`."""
+    if processes != "auto":
+        return processes
+    return min(len(os.sched_getaffinity(0)) - 1, AUTO_PROCESSES)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -15,14 +14,9 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from threadline.core.config_types import Secret
+from threadline.core.config_types import Processes, Secret
 from threadline.core.database_url import DEFAULT_DATABASE_URL, NOT_A_URL, supported_url
 from threadline.core.notification_types import TYPES
-
-MAX_PARSE_WORKERS = 64
-AUTO_PARSE_WORKERS = 2
-"""Enough to keep up with one processor, which spends about as long storing an item as a worker
-parsing it."""
 
 Strategy = Literal["none", "round_robin", "least_loaded"]
 
@@ -70,36 +64,16 @@ class IntakeSettings(Section):
     sweep_interval: int = Field(default=5, ge=1)
     """Whole seconds between the scheduler's sweeps for work that no wake-up announced (a
     retry that fell due)."""
-    parse_workers: int | Literal["auto"] = "auto"
+    parse_workers: Processes = "auto"
     """Processes that parse the next batch while the processor handles the current one
-    (``daemon/parse_workers.py``). ``auto``: one per CPU this process may use beyond the one the
-    processor keeps busy, up to :data:`AUTO_PARSE_WORKERS` (on 2 CPUs, one worker handled
-    mail 7 % faster than two, which took turns with the processor); 0 parses in the processor
-    itself."""
+    (``daemon/parse_workers.py``). On 2 CPUs, ``auto``'s one worker handled mail 7 % faster than
+    two, which took turns with the processor."""
 
     parse_timeout: float = Field(default=60.0, gt=0)
     """Seconds a parse worker may spend on its share of a batch (normally milliseconds): one
     that runs over is ended, and its items are parsed again one at a time, so only a mail that
     keeps a parser busy that long fails (retried, then parked). Items parsed in the processor
     itself (``parse_workers = 0``, items over 1 MiB) have no such bound."""
-
-    @field_validator("parse_workers", mode="before")
-    @classmethod
-    def _count_or_auto(cls, value: object) -> object:
-        """One message for a bad value, rather than one per member of the union; a count may
-        come from the environment, as text."""
-        if isinstance(value, str) and value.isdigit():
-            value = int(value)
-        if value == "auto" or (type(value) is int and 0 <= value <= MAX_PARSE_WORKERS):
-            return value
-        raise ValueError(f'a number of processes from 0 to {MAX_PARSE_WORKERS}, or "auto"')
-
-    @property
-    def parse_worker_count(self) -> int:
-        if self.parse_workers != "auto":
-            return self.parse_workers
-        cpus = len(os.sched_getaffinity(0))
-        return min(cpus - 1, AUTO_PARSE_WORKERS)
 
 
 class ThreadingSettings(Section):

@@ -17,11 +17,6 @@ its items within ``[intake] parse_timeout`` ends itself, and its items are parse
 from __future__ import annotations
 
 import faulthandler
-import multiprocessing
-import os
-import signal
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -31,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from threadline.core.normalized import Inbound
 from threadline.core.outcome import Park
 from threadline.core.parsers import ParserRegistry, UnknownChannel
+from threadline.core.worker_processes import worker_pool
 from threadline.daemon.collector import collect_less
 
 if TYPE_CHECKING:
@@ -49,9 +45,6 @@ IN_PROCESS_ABOVE = 1024 * 1024
 """Items larger than this (bytes) are parsed in the processor's own process: shipping a large
 mail to a worker and its attachments back costs more than it saves, and would hold each of them
 twice in memory."""
-
-PARENT_WATCH_S = 0.5
-"""How often a worker checks that the process it parses for is still there."""
 
 Item = tuple[str, bytes, Mapping[str, Any]]
 """What a worker gets of an item: channel, raw bytes, meta."""
@@ -123,16 +116,7 @@ class ParseAhead:
 
     def _submit(self, items: list[Item]) -> tuple[ProcessPoolExecutor, Future[list[Parsed]]]:
         if self._pool is None:
-            # Spawned, not forked: the daemon has threads (and database connections) that a
-            # fork would copy in whatever state they were.
-            self._pool = ProcessPoolExecutor(
-                self._workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                # This process's pid, not the worker's getppid(): a worker spawned just before
-                # a SIGKILL would read its new parent's pid there and live on.
-                initargs=(self._build, self._timeout, os.getpid()),
-            )
+            self._pool = worker_pool(self._workers, _start_worker, self._build, self._timeout)
         return self._pool, self._pool.submit(_parse_in_worker, items)
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
@@ -187,26 +171,11 @@ _worker_timeout = 0.0
 """Seconds a worker may spend on one call of :func:`_parse_in_worker`."""
 
 
-def _start_worker(build: RegistryBuilder, timeout: float, parent: int) -> None:
-    """The daemon's shutdown stops the workers itself, after the parses in flight: a Ctrl-C in
-    a terminal or a SIGTERM to the whole process group would otherwise kill them under it."""
+def _start_worker(build: RegistryBuilder, timeout: float) -> None:
     global _worker_registry, _worker_timeout
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     collect_less()
-    threading.Thread(
-        target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True
-    ).start()
     _worker_registry = build()
     _worker_timeout = timeout
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A worker holds both ends of its own work queue, so a parent killed outright (SIGKILL,
-    the OOM killer) never closes it: without this the worker would wait on it for ever."""
-    while os.getppid() == parent:
-        time.sleep(PARENT_WATCH_S)
-    os._exit(0)
 
 
 def _parse_in_worker(items: list[Item]) -> list[Parsed]:

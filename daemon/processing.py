@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from sqlalchemy.orm import Session, sessionmaker
 
 from threadline.channels.component import StartupError
+from threadline.core.config_types import process_count
 from threadline.core.leased_queue import Observe
 from threadline.core.models.base import now_utc
 from threadline.core.pipeline import Pipeline, PipelineSettings
@@ -76,7 +77,7 @@ def processing(
     with (
         collecting_less(),
         ParseAhead(
-            channels.build_parsers, intake.parse_worker_count, intake.parse_timeout
+            channels.build_parsers, process_count(intake.parse_workers), intake.parse_timeout
         ) as parsing,
     ):
         handler = build_handler(settings, sessions)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from threadline.channels.email.recipients import address_of, domain_of
-from threadline.core.config_types import Listen, ListenAddress, Secret
+from threadline.core.config_types import Listen, ListenAddress, Processes, Secret
 from threadline.core.settings import Section
 
 Security = Literal["none", "starttls", "ssl"]
@@ -99,6 +99,9 @@ class SmarthostSettings(Section):
     username: str = ""
     password: Annotated[str, Secret()] = ""
     timeout: float = Field(default=30.0, gt=0)
+    compose_workers: Processes = "auto"
+    """Processes that compose a batch's mails while the batch before it is sent
+    (``channels/email/compose_workers.py``); batches under 32 mails are composed as sent."""
 
 
 class MailboxSettings(Section):

@@ -1,7 +1,8 @@
 """Outbox rows of the email channel, handed to the smarthost with smtplib.
 
 The dispatcher hands over a batch's rows (:meth:`EmailSender.read_ahead`): what their mails are
-made of is read in one short session, closed before the network is touched. It then calls
+made of is read in one short session, closed before the network is touched, and a large
+batch's mails are composed in worker processes meanwhile (``compose_workers.py``). It then calls
 :meth:`EmailSender.send` for each row from several threads at once, and the mails go out over
 connections kept open between them (``smtp_connections.py``).
 
@@ -30,15 +31,19 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from threadline.channels.email.compose import DeskAddress, compose, recipient_address
+from threadline.channels.email.compose import DeskAddress, Mail, recipient_address
+from threadline.channels.email.compose_workers import ComposeAhead, Composing, composed
 from threadline.channels.email.outgoing import Ready, outgoing_mails
 from threadline.channels.email.settings import EmailSettings, SmarthostSettings
 from threadline.channels.email.smtp_connections import SmtpConnections, close
+from threadline.core.config_types import process_count
 from threadline.core.senders import OutboxView, PermanentSendError, SendResult, TransientSendError
 from threadline.core.tokens import TokenSigner
 
 Clock = Callable[[], datetime]
 """Timezone-aware."""
+Prepared = dict[int, Mail | PermanentSendError | tuple[Mail, Composing]]
+"""A batch's :data:`Ready`, with what a worker composes of it."""
 
 
 def _utc_now() -> datetime:
@@ -60,26 +65,35 @@ class EmailSender:
         self._smarthost = smarthost
         self._clock = clock
         self._connections = SmtpConnections(self._connect)
-        self._ready: Ready = {}
-        self._sending: Ready = {}
+        self._ahead = ComposeAhead(self._desk, signer, process_count(smarthost.compose_workers))
+        self._ready: Prepared = {}
+        self._sending: Prepared = {}
         self._lock = threading.Lock()
 
     def read_ahead(self, items: Sequence[OutboxView]) -> None:
-        ready = self._read(items)
+        ready: Prepared = dict(self._read(items))
+        mails = {row: mail for row, mail in ready.items() if isinstance(mail, Mail)}
+        for row, composing in self._ahead.start(mails, self._clock()).items():
+            ready[row] = (mails[row], composing)
         with self._lock:
             # The batch being sent keeps its mails; what is left of the one before it is gone.
             self._sending, self._ready = self._ready, ready
 
     def send(self, item: OutboxView) -> SendResult:
         with self._lock:
-            mail = self._ready.pop(item.id, None) or self._sending.pop(item.id, None)
-        if mail is None:
-            mail = self._read([item])[item.id]
-        if isinstance(mail, PermanentSendError):
-            raise mail
-        message = compose(mail, self._desk, self._signer, self._clock())
-        self._deliver(message.as_bytes(), mail.recipient)
-        return SendResult(provider_id=str(message["Message-ID"]).strip("<>"))
+            prepared = self._ready.pop(item.id, None) or self._sending.pop(item.id, None)
+        if prepared is None:
+            prepared = self._read([item])[item.id]
+        if isinstance(prepared, PermanentSendError):
+            raise prepared
+        mail, done = prepared, None
+        if isinstance(prepared, tuple):
+            mail, composing = prepared
+            done = self._ahead.result(item.id, composing)
+        if done is None:
+            done = composed(mail, self._desk, self._signer, self._clock())
+        self._deliver(done.data, mail.recipient)
+        return SendResult(provider_id=done.message_id)
 
     def _read(self, items: Sequence[OutboxView]) -> Ready:
         ready: Ready = {}

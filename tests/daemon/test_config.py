@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from threadline.core.config_types import ListenAddress
+from threadline.core.config_types import ListenAddress, process_count
 from threadline.daemon.config import ConfigError, load_settings
 from threadline.daemon.settings import default_settings, settings_model
 
@@ -233,26 +233,38 @@ def test_the_desk_address_may_carry_a_display_name(tmp_path: Path):
     assert load_settings(path, {}).email.address == "Desk Support <support@desk.example>"
 
 
+HELPER_PROCESSES = pytest.mark.parametrize(
+    ("table", "key"), [("intake", "parse_workers"), ("smarthost", "compose_workers")]
+)
+
+
+@HELPER_PROCESSES
 @pytest.mark.parametrize(("value", "count"), [('"auto"', None), ("0", 0), ("3", 3)])
-def test_parse_workers_are_a_count_or_auto(tmp_path: Path, value: str, count: int | None):
-    path = write(tmp_path, f"[intake]\nparse_workers = {value}\n")
-    workers = load_settings(path, {}).intake.parse_worker_count
+def test_helper_processes_are_a_count_or_auto(
+    tmp_path: Path, table: str, key: str, value: str, count: int | None
+):
+    path = write(tmp_path, f"[{table}]\n{key} = {value}\n")
+    workers = process_count(getattr(getattr(load_settings(path, {}), table), key))
     if count is None:
-        # One CPU stays the processor's own: none on a single CPU, at most two.
+        # One CPU stays the daemon's own: none on a single CPU, at most two.
         assert workers == min(len(os.sched_getaffinity(0)) - 1, 2)
     else:
         assert workers == count
 
 
-def test_parse_workers_may_come_from_the_environment():
-    environ = {"THREADLINE_INTAKE__PARSE_WORKERS": "2"}
-    assert load_settings(None, environ).intake.parse_worker_count == 2
+@HELPER_PROCESSES
+def test_helper_processes_may_come_from_the_environment(table: str, key: str):
+    environ = {f"THREADLINE_{table.upper()}__{key.upper()}": "2"}
+    assert getattr(getattr(load_settings(None, environ), table), key) == 2
 
 
+@HELPER_PROCESSES
 @pytest.mark.parametrize("value", ["-1", "65", '"many"', "true"])
-def test_a_bad_parse_worker_count_is_one_problem_naming_its_key(tmp_path: Path, value: str):
-    problems = problems_of(write(tmp_path, f"[intake]\nparse_workers = {value}\n"))
-    assert problems == ['intake.parse_workers: a number of processes from 0 to 64, or "auto"']
+def test_a_bad_helper_process_count_is_one_problem_naming_its_key(
+    tmp_path: Path, table: str, key: str, value: str
+):
+    problems = problems_of(write(tmp_path, f"[{table}]\n{key} = {value}\n"))
+    assert problems == [f'{table}.{key}: a number of processes from 0 to 64, or "auto"']
 
 
 def test_a_scheduler_job_that_does_not_exist_is_a_problem_naming_the_jobs(tmp_path: Path):

@@ -1,0 +1,53 @@
+"""Helper processes for CPU work that the GIL keeps threads from sharing: parsing mail
+(``daemon/parse_workers.py``) and composing it (``channels/email/compose_workers.py``).
+
+They are spawned, not forked: the daemon has threads (and database connections) that a fork
+would copy in whatever state they were. They ignore SIGINT and SIGTERM, as the daemon stops
+them itself after the work in flight, where a Ctrl-C in a terminal or a SIGTERM to the whole
+process group would kill them under it. And they end when the daemon is gone, even killed
+outright.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+PARENT_WATCH_S = 0.5
+"""How often a worker checks that the process it works for is still there."""
+
+
+def worker_pool(workers: int, start: Callable[..., None], *args: Any) -> ProcessPoolExecutor:
+    """``start(*args)`` runs first in each worker: a module-level function, as workers import
+    it by name."""
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start,
+        # This process's pid, not the worker's getppid(): a worker spawned just before a
+        # SIGKILL would read its new parent's pid there and live on.
+        initargs=(os.getpid(), start, args),
+    )
+
+
+def _start(parent: int, start: Callable[..., None], args: tuple[Any, ...]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True
+    ).start()
+    start(*args)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker holds both ends of its own work queue, so a parent killed outright (SIGKILL,
+    the OOM killer) never closes it: without this the worker would wait on it for ever."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_WATCH_S)
+    os._exit(0)
