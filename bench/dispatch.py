@@ -1,12 +1,13 @@
 """Benchmark of the outbox: a backlog of email replies drained by 1, 2 or 3 daemons on one
 PostgreSQL (or one on SQLite) to a local SMTP sink that accepts everything. Prints, per
-instance count, the emails a second, the seconds to drain, the CPU the daemons spent a mail
-and that of the whole machine (daemons, database, sink), how busy the machine was, each
-daemon's peak RSS and what the sink received.
+instance count, the emails a second, the seconds to drain, the CPU the daemons (with their
+compose workers) spent a mail and that of the whole machine (daemons, database, sink), how busy
+the machine was, each daemon's peak RSS and its helper processes', and what the sink received.
 
     .venv/bin/python -m bench.dispatch --rows 10000 --instances 1 2 3
     .venv/bin/python -m bench.dispatch --rows 10000 --instances 1 --sink smtp-sink
     .venv/bin/python -m bench.dispatch --rows 10000 --instances 1 --backend sqlite
+    .venv/bin/python -m bench.dispatch --rows 10000 --instances 1 --compose-workers 0
 
 Each run has a fresh database: ROWS tickets, each with a client's mail (and its Message-ID)
 and an agent's reply. The daemons (``threadline run``, the daemon as operators run it) start
@@ -168,9 +169,22 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User and system time the process and its helpers (compose workers) have used so far."""
+    total = 0.0
+    for process in (pid, *helpers(pid)):
+        fields = Path(f"/proc/{process}/stat").read_text().rpartition(")")[2].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def helpers(pid: int) -> list[int]:
+    """The processes the daemon started, from any of its threads (compose workers,
+    multiprocessing's resource tracker)."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
 
 
 def machine_busy_seconds() -> float:
@@ -181,7 +195,7 @@ def machine_busy_seconds() -> float:
 
 
 def one_run(
-    url: str, rows: int, instances: int, directory: Path, sink_kind: str
+    url: str, rows: int, instances: int, directory: Path, sink_kind: str, compose_workers: str
 ) -> dict[str, object]:
     fill(url, rows)
     port = free_port()
@@ -190,6 +204,7 @@ def one_run(
         "THREADLINE_SMARTHOST__PORT": str(port),
         "THREADLINE_LOGGING__LEVEL": "warning",
         "THREADLINE_DISPATCH__SWEEP_INTERVAL": "1",
+        "THREADLINE_SMARTHOST__COMPOSE_WORKERS": compose_workers,
     }
     daemons = []
     try:
@@ -206,6 +221,10 @@ def one_run(
         busy = machine_busy_seconds() - busy_before
         cpu = [cpu_seconds(d.process.pid) - b for d, b in zip(daemons, cpu_before, strict=True)]
         rss = [round(peak_rss_mb(daemon.process.pid)) for daemon in daemons]
+        helper_rss = [
+            [round(peak_rss_mb(helper)) for helper in helpers(daemon.process.pid)]
+            for daemon in daemons
+        ]
     finally:
         for daemon in daemons:
             daemon.stop(timeout=30)
@@ -213,6 +232,7 @@ def one_run(
     seconds = drained - started
     return {
         "sink": sink_kind,
+        "compose_workers": compose_workers,
         "instances": instances,
         "rows": rows,
         "seconds": round(seconds, 2),
@@ -221,6 +241,7 @@ def one_run(
         "machine_cpu_ms_per_email": round(busy * 1000 / rows, 3),
         "machine_busy": f"{busy / (seconds * os.cpu_count()):.0%}",
         "peak_rss_mb": rss,
+        "helpers_peak_rss_mb": helper_rss,
         "sink_accepted": accepted,
     }
 
@@ -241,6 +262,11 @@ def main() -> None:
         default="aiosmtpd",
         help="smtp-sink: Postfix's, which takes far less of the machine (bench/smtp_sinks.py)",
     )
+    parser.add_argument(
+        "--compose-workers",
+        default="auto",
+        help="smarthost.compose_workers of the daemons: 0 composes every mail in the daemon",
+    )
     args = parser.parse_args()
     if args.backend == "sqlite" and args.instances != [1]:
         parser.error("SQLite takes one instance: --instances 1")
@@ -252,7 +278,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="threadline-bench-") as directory:
             for run, instances in enumerate(args.instances):
                 url = fresh_url(args.backend, Path(directory), server, run)
-                result = one_run(url, args.rows, instances, Path(directory), args.sink)
+                result = one_run(
+                    url, args.rows, instances, Path(directory), args.sink, args.compose_workers
+                )
                 print(json.dumps(result), flush=True)
     finally:
         if server is not None:
