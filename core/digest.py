@@ -26,7 +26,7 @@ from threadline.core.models import AgentSettings, SlaClock, Ticket, User, ticket
 from threadline.core.notices import Notice, give_notice
 from threadline.core.schedule_settings import DigestSettings
 from threadline.core.settings import NotificationSettings
-from threadline.core.store import NO_SUBJECT
+from threadline.core.titles import NO_SUBJECT
 
 OFF = "off"
 """An agent's digest schedule that sends none."""

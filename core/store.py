@@ -15,25 +15,12 @@ from threadline.core.normalized import Inbound
 from threadline.core.rows import AttachmentRow, BlobRow, MessageRow, MessageTextRow
 from threadline.core.settings import AttachmentSettings
 from threadline.core.storable import without_nul
+from threadline.core.titles import ticket_title
 
-TITLE_LENGTH = 255
-NO_SUBJECT = "(no subject)"
 SENT_AT_SKEW = timedelta(minutes=15)
 """How far ahead of ours a sender's clock may run."""
 SENT_AT_MAX_AGE = timedelta(days=3653)
 """Older than ten years, a date is a clock that was never set (1970, 2000), not a backlog."""
-
-
-def ticket_title(inbound: Inbound) -> str:
-    """The subject, else the first line of the text: a chat message has no subject."""
-    title = " ".join(without_nul(inbound.subject).split())
-    if not title:
-        body = without_nul(inbound.body)
-        first_line = next((line for line in body.splitlines() if line.strip()), "")
-        title = " ".join(first_line.split())
-    if len(title) > TITLE_LENGTH:
-        title = title[: TITLE_LENGTH - 1] + "…"
-    return title or NO_SUBJECT
 
 
 def open_ticket(

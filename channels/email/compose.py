@@ -26,7 +26,7 @@ from threadline.channels.email.thread_ids import NOTICE_ID_PREFIX, OUR_ID_PREFIX
 from threadline.core.external_ids import InvalidExternalId, normalize
 from threadline.core.notification_types import headline
 from threadline.core.senders import PermanentSendError
-from threadline.core.store import NO_SUBJECT
+from threadline.core.titles import NO_SUBJECT
 from threadline.core.tokens import ReplyToken, TokenSigner
 
 MAX_REFERENCES = 10
