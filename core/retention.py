@@ -10,6 +10,9 @@
   outbox rows, assignees, tags, turns, reminders and SLA rows. Inbound items of their messages
   keep their dedup keys but lose their bytes and their link.
 - **Attachment contents** (``blobs``) that no attachment references any more.
+- **Spent turns of paced destinations** (``send_paces``, ``core/send_pace.py``): a row per Slack
+  conversation and WhatsApp sender ever sent to, of no use once its turn has passed, as the
+  next send takes its turn from the present either way.
 
 Each transaction removes at most ``batch_size`` rows of a category (of closed tickets: messages,
 and at most :data:`TICKETS_PER_BATCH` tickets), each statement bounded by a ``LIMIT`` on the ids
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, not_, select, update
@@ -33,6 +36,7 @@ from threadline.core.db import unit_of_work
 from threadline.core.models import (
     Attachment,
     Blob,
+    DestinationPace,
     InboundItem,
     Message,
     MessageRef,
@@ -51,6 +55,9 @@ locked."""
 BLOB_GRACE = timedelta(minutes=15)
 """Contents younger than this stay, even unreferenced: they may belong to a message being
 stored."""
+PACE_GRACE = timedelta(minutes=5)
+"""A turn that passed longer ago than this is spent: a little more than the daemons' clocks may
+disagree by."""
 PROCESSED = ("done", "ignored")
 YEAR = timedelta(days=365.25)
 
@@ -81,6 +88,7 @@ class RetentionReport:
     closed_tickets: Removed | None
     """None: closed tickets are kept for ever (``closed_tickets_years = 0``)."""
     blobs: Removed
+    send_paces: Removed
     dry_run: bool
 
     def lines(self) -> list[str]:
@@ -97,6 +105,7 @@ class RetentionReport:
             _line("read notifications", self.read_notifications, f"{would}deleted"),
             closed,
             _line("unreferenced attachment contents", self.blobs, f"{would}deleted"),
+            _line("spent turns of paced destinations", self.send_paces, f"{would}deleted"),
         ]
 
 
@@ -121,6 +130,7 @@ def purge(
         now - settings.closed_tickets_years * YEAR if settings.closed_tickets_years else None
     )
     grace_cutoff = now - BLOB_GRACE
+    spent_before = (now - PACE_GRACE).replace(tzinfo=UTC).timestamp()
     tickets_per_batch = min(size, TICKETS_PER_BATCH)
     if dry_run:
         with sessions() as session:
@@ -131,6 +141,7 @@ def purge(
                 if closed_cutoff is None
                 else _count_tickets(session, closed_cutoff, tickets_per_batch, batches),
                 _count(session, _blob_ids(grace_cutoff, closed_cutoff), size, batches),
+                _count(session, _pace_ids(spent_before), size, batches),
                 dry_run=True,
             )
 
@@ -143,6 +154,7 @@ def purge(
         _drain(sessions, partial(_delete_read, cutoff=read_cutoff), size, batches),
         tickets,
         _drain(sessions, partial(_delete_blobs, grace_cutoff=grace_cutoff), size, batches),
+        _drain(sessions, partial(_delete_paces, before=spent_before), size, batches),
         dry_run=False,
     )
 
@@ -332,6 +344,31 @@ def _delete_blobs(session: Session, limit: int, grace_cutoff: datetime) -> _Batc
     deleted = session.execute(
         delete(Blob)
         .where(Blob.sha256.in_(ids), _unreferenced(Blob, grace_cutoff))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return _Batch(deleted, deleted >= limit)
+
+
+# Spent turns of paced destinations.
+
+_pace = aliased(DestinationPace)
+"""Not correlated with ``send_paces`` in the DELETE its ids bound."""
+
+
+def _pace_ids(before: float) -> Select[tuple[object]]:
+    """``before``: Unix time, as the turns are kept."""
+    return select(_pace.destination).where(_pace.next_at < before).order_by(_pace.destination)
+
+
+def _delete_paces(session: Session, limit: int, before: float) -> _Batch:
+    """A send taking a turn meanwhile moves the row's turn on, and the DELETE, checking its
+    condition again, leaves it."""
+    deleted = session.execute(
+        delete(DestinationPace)
+        .where(
+            DestinationPace.destination.in_(_pace_ids(before).limit(limit)),
+            DestinationPace.next_at < before,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     return _Batch(deleted, deleted >= limit)

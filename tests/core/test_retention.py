@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -18,6 +18,7 @@ from threadline.core.models import (
     Base,
     Blob,
     Client,
+    DestinationPace,
     InboundItem,
     Message,
     MessageRef,
@@ -34,7 +35,7 @@ from threadline.core.models import (
     ticket_assignments,
     ticket_tags,
 )
-from threadline.core.retention import BLOB_GRACE, YEAR, RetentionReport, purge
+from threadline.core.retention import BLOB_GRACE, PACE_GRACE, YEAR, RetentionReport, purge
 from threadline.core.schedule_settings import RetentionSettings
 
 NOW = datetime(2026, 6, 1, 12, 0)
@@ -270,6 +271,7 @@ def counts(report: RetentionReport) -> tuple[object, ...]:
         report.read_notifications.count,
         None if tickets is None else (tickets.count, tickets.messages),
         report.blobs.count,
+        report.send_paces.count,
     )
 
 
@@ -401,6 +403,32 @@ def test_a_run_stops_after_its_batches_and_the_next_run_goes_on(
     assert "raw bytes of processed inbound items: 6 emptied; more next run" in first.lines()
 
 
+def add_pace(sessions: sessionmaker[Session], destination: str, next_at: datetime) -> None:
+    with sessions.begin() as session:
+        session.add(DestinationPace(destination=destination, next_at=unix(next_at)))
+
+
+def unix(moment: datetime) -> float:
+    return moment.replace(tzinfo=UTC).timestamp()
+
+
+def test_spent_turns_of_paced_destinations_go_and_turns_to_come_stay(
+    sessions: sessionmaker[Session],
+):
+    add_pace(sessions, "slack:C0OLD", NOW - timedelta(days=200))
+    add_pace(sessions, "slack:C0SPENT", NOW - PACE_GRACE - JUST)
+    add_pace(sessions, "whatsapp:+15550001", NOW - PACE_GRACE + JUST)
+    add_pace(sessions, "slack:C0NEXT", NOW + timedelta(seconds=1))
+
+    report = purge(sessions, SETTINGS, NOW)
+
+    assert report.send_paces.count == 2
+    with sessions() as session:
+        kept = set(session.scalars(select(DestinationPace.destination)))
+    assert kept == {"whatsapp:+15550001", "slack:C0NEXT"}
+    assert "spent turns of paced destinations: 2 deleted" in report.lines()
+
+
 def test_a_long_ticket_goes_over_several_transactions(sessions: sessionmaker[Session], desk: Desk):
     settings = SETTINGS.model_copy(update={"batch_size": 2})
     old = add_ticket(sessions, desk, "long", closed_at=NOW - YEAR - JUST, messages=3)
@@ -428,7 +456,18 @@ def test_a_dry_run_removes_nothing_and_counts_what_a_run_removes(
     add_blob(sessions, b"nobody's", OLD_BLOB)
     own = add_blob(sessions, b"only the old ticket's", OLD_BLOB)
     add_ticket(sessions, desk, "old", closed_at=NOW - YEAR - JUST, files=(own,))
-    tables = [InboundItem, Notification, Ticket, Message, Blob, OutboxItem, MessageRef]
+    for number in range(4):
+        add_pace(sessions, f"slack:C{number}", NOW - PACE_GRACE - JUST)
+    tables = [
+        InboundItem,
+        Notification,
+        Ticket,
+        Message,
+        Blob,
+        OutboxItem,
+        MessageRef,
+        DestinationPace,
+    ]
     before = {model: count(sessions, model) for model in tables}
 
     dry = purge(sessions, settings, NOW, dry_run=True, batches=batches)
@@ -437,7 +476,7 @@ def test_a_dry_run_removes_nothing_and_counts_what_a_run_removes(
     with sessions() as session:
         assert session.scalar(select(func.count()).where(func.length(InboundItem.raw) == 0)) == 0
     done = purge(sessions, settings, NOW, batches=batches)
-    expected = (4, 4, (1, 2), 2) if batches is None else (3, 3, (1, 2), 2)
+    expected = (4, 4, (1, 2), 2, 4) if batches is None else (3, 3, (1, 2), 2, 3)
     assert counts(dry) == counts(done) == expected
     assert dry.lines()[0].startswith("raw bytes of processed inbound items: ")
     assert "would be emptied" in dry.lines()[0]

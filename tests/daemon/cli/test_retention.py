@@ -66,6 +66,7 @@ def test_a_dry_run_says_what_would_go_and_removes_nothing(
         "read notifications: 1 would be deleted",
         "closed tickets: kept (retention.closed_tickets_years is 0)",
         "unreferenced attachment contents: 0 would be deleted",
+        "spent turns of paced destinations: 0 would be deleted",
     ]
     assert emptied(sessions) == 0
 
@@ -87,6 +88,7 @@ def test_a_run_removes_everything_due_whatever_the_batch_size(
         "read notifications: 1 deleted",
         "closed tickets: 1 deleted, with 0 messages",
         "unreferenced attachment contents: 0 deleted",
+        "spent turns of paced destinations: 0 deleted",
     ]
     assert emptied(sessions) == 3
     with sessions() as session:
