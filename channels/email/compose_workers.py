@@ -32,9 +32,10 @@ IN_WORKERS_FROM = 32
 CHUNK = 25
 """Mails a worker is handed at once: the first are ready soon, and a round trip per chunk costs
 little against its mails' composing."""
-LARGE_ATTACHMENTS = 1024 * 1024
-"""Bytes of attachments above which a mail is composed in the daemon: shipping them to a worker
-and back encoded costs more than it saves, and would hold them twice in memory."""
+LARGE_ATTACHMENTS = 256 * 1024
+"""Bytes of attachments above which a mail is composed in the daemon as it is sent: a composed
+mail waits for its send, so a batch of large files composed ahead would be held twice (and
+once more on its way back from the worker)."""
 
 Composing = Future[dict[int, "Composed"]]
 _log = structlog.get_logger(__name__)

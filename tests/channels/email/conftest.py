@@ -1,4 +1,5 @@
-"""A real Dovecot for the email tests, started once per session from the machine's binaries.
+"""A real Dovecot for the email tests, started once per session from the machine's binaries,
+and an SMTP sink as the smarthost.
 
 Under ``CI=true`` a missing Dovecot fails the run instead of skipping the IMAP tests.
 """
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.dovecot import Account, DovecotServer, dovecot_for_tests
+from tests.support.smtp_sink import SmtpSink
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +35,9 @@ def plain_dovecot() -> Iterator[DovecotServer]:
 def account(dovecot: DovecotServer) -> Account:
     """A user of its own for each test, so no test sees another's mail."""
     return dovecot.account(f"user-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    with SmtpSink() as sink:
+        yield sink

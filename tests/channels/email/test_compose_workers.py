@@ -8,63 +8,42 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.desk_pipeline import desk_pipeline
-from tests.support.messages import email
-from tests.support.smtp_sink import HOST, SmtpSink
-from threadline.channels.email.compose_workers import IN_WORKERS_FROM
-from threadline.channels.email.settings import EmailSettings, SmarthostSettings
-from threadline.channels.email.smarthost import EmailSender
+from tests.support.mail_desk import add_agent, mail_dispatcher, open_tickets
+from tests.support.smtp_sink import SmtpSink
+from threadline.channels.email.compose import DeskAddress, Mail, MailAttachment
+from threadline.channels.email.compose_workers import (
+    IN_WORKERS_FROM,
+    LARGE_ATTACHMENTS,
+    ComposeAhead,
+    composed,
+)
 from threadline.core.dispatcher import Dispatcher
-from threadline.core.models import MessageRef, OutboxItem, User
-from threadline.core.senders import SenderRegistry
-from threadline.core.settings import DispatchSettings
+from threadline.core.models import MessageRef, OutboxItem
+from threadline.core.tokens import TokenSigner
 
-EMAIL = EmailSettings(address="Desk Support <support@desk.example>")
 LARGE = IN_WORKERS_FROM + 8
 WAIT_S = 10.0
 
 
 @pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as sink:
-        yield sink
-
-
-@pytest.fixture
 def dispatcher(sessions: sessionmaker[Session], sink: SmtpSink) -> Dispatcher:
-    desk = desk_pipeline(sessions)
-    smarthost = SmarthostSettings(host=HOST, port=sink.port, timeout=5.0, compose_workers=1)
-    senders = SenderRegistry()
-    senders.register("email", EmailSender(desk.sessions, desk.signer, EMAIL, smarthost))
-    return Dispatcher(desk.sessions, senders, DispatchSettings(concurrency=4))
-
-
-@pytest.fixture(autouse=True)
-def agent(sessions: sessionmaker[Session]) -> None:
-    with sessions.begin() as session:
-        session.add(User(name="Grace Hopper", email="grace@desk.example", type="agent"))
-
-
-def open_tickets(sessions: sessionmaker[Session], first: int, count: int) -> None:
-    """Each new ticket queues a notification to the agent."""
-    desk = desk_pipeline(sessions)
-    for n in range(first, first + count):
-        desk.deliver(email(f"client{n}@example.com", f"m{n}@mail.example", subject=f"Help {n}"))
-
-
-def workers_started(before: set[int]) -> set[int]:
-    return {child.pid for child in multiprocessing.active_children()} - before
+    add_agent(sessions)
+    return mail_dispatcher(sessions, sink.port, compose_workers=1)
 
 
 def children() -> set[int]:
     return {child.pid for child in multiprocessing.active_children()}
+
+
+def workers_started(before: set[int]) -> set[int]:
+    return children() - before
 
 
 def sent_once(sessions: sessionmaker[Session], sink: SmtpSink, rows: int) -> None:
@@ -133,3 +112,24 @@ def started_worker(before: set[int]) -> set[int]:
     while not (started := workers_started(before)) and time.monotonic() < deadline:
         time.sleep(0.001)
     return started
+
+
+def test_a_mail_with_large_files_is_composed_in_the_daemon_and_the_rest_in_a_worker():
+    desk, signer = DeskAddress.parse("support@desk.example"), TokenSigner("secret")
+    date = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    mails = {
+        row: Mail("reply", row, f"Help {row}", "Hello", f"c{row}@example.com", f"reply:{row}")
+        for row in range(IN_WORKERS_FROM)
+    }
+    large = MailAttachment("scan.pdf", "application/pdf", b"%" * (LARGE_ATTACHMENTS + 1))
+    mails[99] = Mail(
+        "reply", 99, "Scan", "Attached", "c99@example.com", "reply:99", attachments=(large,)
+    )
+
+    composing = ComposeAhead(desk, signer, workers=1).start(mails, date)
+
+    assert set(composing) == set(range(IN_WORKERS_FROM))
+    done = ComposeAhead.result(3, composing[3])
+    assert done is not None
+    assert done.message_id == composed(mails[3], desk, signer, date).message_id
+    assert b"To: c3@example.com\r\n" in done.data

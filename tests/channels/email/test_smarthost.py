@@ -3,7 +3,6 @@ SMTP server on 127.0.0.1: what arrives, what is recorded, and what a refusal doe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
@@ -46,12 +45,6 @@ def desk(sessions: sessionmaker[Session]) -> DeskPipeline:
     with sessions.begin() as session:
         session.add(User(name="Grace Hopper", email=AGENT, type="agent"))
     return desk
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as sink:
-        yield sink
 
 
 @pytest.fixture
