@@ -5,7 +5,8 @@ They are spawned, not forked: the daemon has threads (and database connections) 
 would copy in whatever state they were. They ignore SIGINT and SIGTERM, as the daemon stops
 them itself after the work in flight, where a Ctrl-C in a terminal or a SIGTERM to the whole
 process group would kill them under it. And they end when the daemon is gone, even killed
-outright.
+outright. A worker that dies breaks its whole pool, which then takes no more work: the next
+submit starts a new one.
 """
 
 from __future__ import annotations
@@ -16,24 +17,59 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
 PARENT_WATCH_S = 0.5
 """How often a worker checks that the process it works for is still there."""
+T = TypeVar("T")
 
 
-def worker_pool(workers: int, start: Callable[..., None], *args: Any) -> ProcessPoolExecutor:
-    """``start(*args)`` runs first in each worker: a module-level function, as workers import
-    it by name."""
-    return ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start,
-        # This process's pid, not the worker's getppid(): a worker spawned just before a
-        # SIGKILL would read its new parent's pid there and live on.
-        initargs=(os.getpid(), start, args),
-    )
+class WorkerPool:
+    def __init__(self, workers: int, start: Callable[..., None], *args: Any) -> None:
+        """``start(*args)`` runs first in each worker: a module-level function, as workers
+        import it by name. The workers start with the first submit."""
+        self._workers = workers
+        self._start = start
+        self._args = args
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
+        pool = self._current()
+        try:
+            return pool.submit(function, *args)
+        except BrokenProcessPool:
+            # A worker died since the last submit (its work in flight failed with it).
+            self._discard(pool)
+            return self._current().submit(function, *args)
+
+    def close(self) -> None:
+        """Stops the workers once the work they run is done; work not started is dropped."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    self._workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start,
+                    # This process's pid, not the worker's getppid(): a worker spawned just
+                    # before a SIGKILL would read its new parent's pid there and live on.
+                    initargs=(os.getpid(), self._start, self._args),
+                )
+            return self._pool
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _start(parent: int, start: Callable[..., None], args: tuple[Any, ...]) -> None:

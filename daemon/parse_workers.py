@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import faulthandler
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from threadline.core.normalized import Inbound
 from threadline.core.outcome import Park
 from threadline.core.parsers import ParserRegistry, UnknownChannel
-from threadline.core.worker_processes import worker_pool
+from threadline.core.worker_processes import WorkerPool
 from threadline.daemon.collector import collect_less
 
 if TYPE_CHECKING:
@@ -62,23 +62,21 @@ class ParseAhead:
         """``workers`` 0: everything is parsed in this process, when the batch is handled.
         ``timeout``: seconds a worker may spend on the items it was given at once (a batch's
         share, normally some milliseconds); a parse in this process has none."""
-        self._build = build
         self._registry = build()
         self._workers = workers
-        self._timeout = timeout
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool = WorkerPool(workers, _start_worker, build, timeout)
 
     def __call__(self, items: Sequence[QueuedItem]) -> Callable[[], list[Parsed]]:
         remote = [n for n, item in enumerate(items) if self._in_workers(item)]
         chunks = [remote[start :: self._workers] for start in range(self._workers)]
         started = [
-            (chunk, *self._submit([_item(items[n]) for n in chunk])) for chunk in chunks if chunk
+            (chunk, self._submit([_item(items[n]) for n in chunk])) for chunk in chunks if chunk
         ]
 
         def wait() -> list[Parsed]:
             parsed: dict[int, Parsed] = {}
-            for chunk, pool, future in started:
-                results = self._result(pool, future, [_item(items[n]) for n in chunk])
+            for chunk, future in started:
+                results = self._result(future, [_item(items[n]) for n in chunk])
                 parsed.update(zip(chunk, results, strict=True))
             return [
                 parsed[n] if n in parsed else parse(self._registry, *_item(item))
@@ -92,9 +90,7 @@ class ParseAhead:
         its parse after this (a shutdown that did not wait for the processor) is parsed in
         this process."""
         self._workers = 0
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._pool.close()
 
     def __enter__(self) -> ParseAhead:
         return self
@@ -114,31 +110,21 @@ class ParseAhead:
             and self._registry.in_workers(item.channel)
         )
 
-    def _submit(self, items: list[Item]) -> tuple[ProcessPoolExecutor, Future[list[Parsed]]]:
-        if self._pool is None:
-            self._pool = worker_pool(self._workers, _start_worker, self._build, self._timeout)
-        return self._pool, self._pool.submit(_parse_in_worker, items)
+    def _submit(self, items: list[Item]) -> Future[list[Parsed]]:
+        return self._pool.submit(_parse_in_worker, items)
 
-    def _discard(self, pool: ProcessPoolExecutor) -> None:
-        if self._pool is pool:
-            pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-
-    def _result(
-        self, pool: ProcessPoolExecutor, future: Future[list[Parsed]], items: list[Item]
-    ) -> list[Parsed]:
+    def _result(self, future: Future[list[Parsed]], items: list[Item]) -> list[Parsed]:
         """A chunk's parses; when its worker died (or its results could not come back), each
-        of its items parsed alone instead, so that only the item at fault fails."""
+        of its items parsed alone instead (in a new pool, if its own broke), so that only the
+        item at fault fails."""
         try:
             return future.result()
         except Exception as error:
-            if isinstance(error, BrokenProcessPool):
-                self._discard(pool)
             if not self._workers:
                 return [parse(self._registry, *item) for item in items]
             if len(items) == 1:
                 return [ParseFailed(_lost(error))]
-            return [self._result(*self._submit([item]), [item])[0] for item in items]
+            return [self._result(self._submit([item]), [item])[0] for item in items]
 
 
 def parse(registry: ParserRegistry, channel: str, raw: bytes, meta: Mapping[str, Any]) -> Parsed:

@@ -14,10 +14,8 @@ without workers, and the next batch gets a new pool.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +23,7 @@ import structlog
 
 from threadline.channels.email.compose import DeskAddress, Mail, compose
 from threadline.core.tokens import TokenSigner
-from threadline.core.worker_processes import worker_pool
+from threadline.core.worker_processes import WorkerPool
 
 IN_WORKERS_FROM = 32
 """Mails a batch has at least for them to be composed in workers."""
@@ -56,11 +54,8 @@ def composed(mail: Mail, desk: DeskAddress, signer: TokenSigner, date: datetime)
 class ComposeAhead:
     def __init__(self, desk: DeskAddress, signer: TokenSigner, workers: int) -> None:
         """``workers`` 0: every mail is composed in the daemon."""
-        self._desk = desk
-        self._signer = signer
         self._workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self._pool = WorkerPool(workers, _start_worker, desk, signer)
 
     def start(self, mails: Mapping[int, Mail], date: datetime) -> dict[int, Composing]:
         """Each mail handed to a worker, by outbox row id: what its chunk will be."""
@@ -71,13 +66,13 @@ class ComposeAhead:
         ]
         if not self._workers or len(chosen) < IN_WORKERS_FROM:
             return {}
-        pool = self._current_pool()
-        try:
-            return _submitted(pool, chosen, date)
-        except BrokenProcessPool:
-            # A worker died since the last batch (its chunk was composed in the daemon).
-            self._discard(pool)
-            return _submitted(self._current_pool(), chosen, date)
+        composing: dict[int, Composing] = {}
+        for start in range(0, len(chosen), CHUNK):
+            chunk = chosen[start : start + CHUNK]
+            future = self._pool.submit(_compose_in_worker, chunk, date)
+            future.add_done_callback(_log_failure)
+            composing.update((row, future) for row, _mail in chunk)
+        return composing
 
     @staticmethod
     def result(row: int, composing: Composing) -> Composed | None:
@@ -87,30 +82,6 @@ class ComposeAhead:
             return composing.result().get(row)
         except Exception:
             return None
-
-    def _current_pool(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = worker_pool(self._workers, _start_worker, self._desk, self._signer)
-            return self._pool
-
-    def _discard(self, pool: ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._pool is pool:
-                self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _submitted(
-    pool: ProcessPoolExecutor, mails: list[tuple[int, Mail]], date: datetime
-) -> dict[int, Composing]:
-    composing: dict[int, Composing] = {}
-    for start in range(0, len(mails), CHUNK):
-        chunk = mails[start : start + CHUNK]
-        future = pool.submit(_compose_in_worker, chunk, date)
-        future.add_done_callback(_log_failure)
-        composing.update((row, future) for row, _mail in chunk)
-    return composing
 
 
 def _log_failure(future: Composing) -> None:

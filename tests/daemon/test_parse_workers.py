@@ -3,6 +3,7 @@ and a parser that kills its worker costs only the item it was parsing."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -119,6 +120,21 @@ def test_an_item_that_kills_its_worker_fails_alone_and_the_workers_go_on(workers
     ]
     assert str(parsed[3]).startswith("the parse worker ended while parsing this item")
     assert subjects(workers(queued(b"after"))()) == ["after"]
+
+
+def test_a_worker_that_died_between_batches_is_replaced_for_the_next_one(workers):
+    """Killed while idle (the OOM killer, say), it leaves a pool that takes no more work."""
+    before = {child.pid for child in multiprocessing.active_children()}
+    assert subjects(workers(queued(b"before"))()) == ["before"]
+    started = {child.pid for child in multiprocessing.active_children()} - before
+    for pid in started:
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + WAIT_S
+    # Gone from /proc once reaped: by the pool, which then knows itself broken.
+    while any(Path(f"/proc/{pid}").exists() for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert subjects(workers(queued(b"m1", b"m2", b"m3"))()) == ["m1", "m2", "m3"]
 
 
 def test_a_parse_that_runs_away_is_ended_and_fails_alone():
